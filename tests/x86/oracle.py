@@ -1,0 +1,115 @@
+"""Differential testing against Unicorn: run one snippet on Unicorn and on a vmm engine.
+
+Both start from the same registers, arithmetic flags and memory; the test
+compares every GPR, EIP, the arithmetic flags and DF, and the data and stack
+regions.  A snippet that faults must fault on both, with the same vector and
+the same state (EIP on the faulting instruction).
+
+Memory map of a snippet run (1 MiB machine):
+    0x01000  code            0x10000-0x12000  data (random bytes)
+    0x1F000  initial ESP     0x1E000-0x20000  stack region compared too
+Registers named in POINTERS point into the data region so memory operands
+stay inside RAM; the others are random.
+
+Example:
+    ctx = Snippet("add eax, ebx")
+    assert_same(ctx.run_unicorn(regs, flags, data), ctx.run_vmm("interp", regs, flags, data))
+"""
+
+import functools
+
+from keystone import Ks, KS_ARCH_X86, KS_MODE_32
+from unicorn import Uc, UcError, UC_ARCH_X86, UC_MODE_32, UC_HOOK_INTR, UC_ERR_INSN_INVALID
+from unicorn import x86_const as U
+
+from vmm.machine import Machine
+
+CODE, DATA, DATA_SIZE, STACK_TOP, STACK_LOW = 0x1000, 0x10000, 0x2000, 0x1F000, 0x1E000
+GPRS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
+POINTERS = {"esi": DATA + 0x400, "edi": DATA + 0x1400, "ebp": DATA + 0x1000}
+FLAGS_COMPARED = 0x8D5 | 0x400        # CF PF AF ZF SF OF, and DF
+_UC_REG = {name: getattr(U, f"UC_X86_REG_{name.upper()}") for name in GPRS + ("eip", "eflags")}
+
+
+@functools.lru_cache(maxsize=None)
+def assemble(asm):
+    encoding, _ = Ks(KS_ARCH_X86, KS_MODE_32).asm(asm, CODE)
+    return bytes(encoding)
+
+
+class Outcome:
+    """Final registers, flags, memory and fault vector of one run."""
+
+    def __init__(self, regs, eflags, data, stack, fault):
+        self.regs, self.eflags, self.data, self.stack, self.fault = regs, eflags, data, stack, fault
+
+    def describe(self):
+        regs = " ".join(f"{k}={v:08x}" for k, v in self.regs.items())
+        return f"{regs} eflags={self.eflags:08x} fault={self.fault}"
+
+
+def run_unicorn(code, regs, eflags, data):
+    uc = Uc(UC_ARCH_X86, UC_MODE_32)
+    uc.mem_map(0, 0x100000)
+    uc.mem_write(CODE, code)
+    uc.mem_write(DATA, data)
+    for name, value in regs.items():
+        uc.reg_write(_UC_REG[name], value)
+    uc.reg_write(U.UC_X86_REG_EFLAGS, eflags)
+    fault = []
+
+    def on_interrupt(uc, vector, user):
+        fault.append(vector)
+        uc.emu_stop()
+
+    uc.hook_add(UC_HOOK_INTR, on_interrupt)
+    try:
+        uc.emu_start(CODE, CODE + len(code))
+    except UcError as error:                   # Unicorn reports #UD as an error, not an interrupt
+        fault.append(6 if error.errno == UC_ERR_INSN_INVALID else str(error))
+    final = {name: uc.reg_read(_UC_REG[name]) for name in GPRS + ("eip",)}
+    return Outcome(final, uc.reg_read(U.UC_X86_REG_EFLAGS), bytes(uc.mem_read(DATA, DATA_SIZE)),
+                   bytes(uc.mem_read(STACK_LOW, STACK_TOP - STACK_LOW + 0x1000)), fault[0] if fault else None)
+
+
+@functools.lru_cache(maxsize=None)
+def _machine(engine):
+    return Machine(memory_mb=1, engine=engine)
+
+
+def run_vmm(engine, code, regs, eflags, data, max_insns=10_000):
+    m = _machine(engine)
+    m.memory.write(0, bytes(0x20000))           # a clean slate; the decode cache drops via code_pages
+    m.mem_write(CODE, code)
+    m.mem_write(DATA, data)
+    for name, value in regs.items():
+        m.reg_write(name, value)
+    m.reg_write("eip", CODE)
+    m.state.cc_op = 0
+    m.reg_write("eflags", eflags)
+    end = CODE + len(code)
+    m.stop_reason = None
+
+    def stop_at_end(machine, insn):
+        if insn.address == end:
+            machine.stop("end")
+    m.code_hooks[:] = [stop_at_end]
+    result = m.run(max_insns=max_insns)
+    if result.reason not in ("end", "error"):
+        raise AssertionError(f"vmm run ended with {result.reason}: {result.message}")
+    final = {name: m.reg_read(name) for name in GPRS + ("eip",)}
+    return Outcome(final, m.reg_read("eflags"), m.mem_read(DATA, DATA_SIZE),
+                   m.mem_read(STACK_LOW, STACK_TOP - STACK_LOW + 0x1000), result.fault)
+
+
+def assert_same(asm, oracle, ours, initial):
+    where = f"{asm!r} from {initial}"
+    assert ours.fault == oracle.fault, f"fault: vmm {ours.fault} unicorn {oracle.fault} for {where}"
+    for name in GPRS + ("eip",):
+        assert ours.regs[name] == oracle.regs[name], (
+            f"{name}: vmm {ours.regs[name]:#x} unicorn {oracle.regs[name]:#x} for {where}\n"
+            f"  vmm     {ours.describe()}\n  unicorn {oracle.describe()}")
+    assert ours.eflags & FLAGS_COMPARED == oracle.eflags & FLAGS_COMPARED, (
+        f"eflags: vmm {ours.eflags:#x} unicorn {oracle.eflags:#x} (diff {(ours.eflags ^ oracle.eflags) & FLAGS_COMPARED:#x}) for {where}")
+    assert ours.data == oracle.data, f"data memory differs for {where}"
+    assert ours.stack == oracle.stack, f"stack memory differs for {where}"

@@ -1,0 +1,52 @@
+"""The reference interpreter: fetch, decode (cached), run the shared semantics on Python ints.
+
+`run(machine, budget)` executes up to `budget` guest instructions and
+returns how many retired; it stops early when the machine has a stop request
+(hlt, debug-exit, a hook).  A GuestFault leaves EIP on the faulting
+instruction and is delivered through the guest IDT (or stops the run).
+
+Example:
+    retired = run(machine, 10_000)
+"""
+
+from ..errors import GuestFault
+from ..x86.exceptions import UD
+from ..x86.interrupts import deliver
+from ..x86.table import CALLOUT
+from .builder import SkipRest
+
+
+def run(m, budget):
+    """Interpret up to `budget` steps; return the number of instructions retired."""
+    s, b, decode = m.state, m.builder, m.decoder.decode
+    cache = m.decoder.cache
+    hooks = m.code_hooks
+    retired = 0
+    for _ in range(budget):                     # a step retires one instruction or delivers a fault
+        if m.stop_reason is not None:
+            break
+        phys = (s.seg[1].base + s.eip) & 0xFFFFFFFF
+        insn = cache.get(phys) or decode(phys)
+        if hooks:
+            for hook in hooks:
+                hook(m, insn)
+            if m.stop_reason is not None:         # a hook may stop before the instruction runs
+                break
+        spec = insn.spec
+        b.insn, b.target = insn, None
+        try:
+            if spec.cls == CALLOUT:
+                spec.sem(m, b, insn)
+            elif spec.sem is None:
+                raise GuestFault(UD, None, f"{insn.text()!r} ({insn.raw.hex()}): {insn.why}")
+            else:
+                spec.sem(b, insn)
+        except SkipRest:
+            pass
+        except GuestFault as fault:
+            deliver(m, fault.vector, fault.error_code, insn.address, fault.reason or insn.text())
+            continue
+        s.eip = insn.next if b.target is None else b.target
+        s.icount += 1
+        retired += 1
+    return retired

@@ -1,0 +1,202 @@
+"""The Machine: guest RAM, CPU state, devices and the monitor loop, with a Unicorn-like API.
+
+The monitor loop asks an engine to run a slice of guest instructions and
+handles what comes back: a stop request (hlt with interrupts off, the
+debug-exit port, a hook), the instruction limit, a timeout, or an error the
+guest cannot survive.  Everything a user embeds vmm for is here: load an
+image, run, read and write registers and memory, hook ports and instructions.
+
+Example:
+    m = Machine(memory_mb=16, serial=sys.stdout.buffer)
+    m.load("examples/images/hello.elf")
+    result = m.run(max_insns=1_000_000)
+    print(result.reason, result.exit_code, result.instructions)
+    m.reg_read("eax"); m.mem_read(0xB8000, 160)
+"""
+
+import time
+from dataclasses import dataclass
+
+from .errors import GuestStop, MemoryAccessError, VmmError
+from .devices.bus import Bus
+from .devices.layout import DEFAULT_RAM_MB
+from .board import attach_devices
+from .boot import load_image
+from .interp import engine as interp_engine
+from .interp.builder import InterpBuilder
+from .memory import PhysicalMemory
+from .x86.decoder import Decoder
+from .x86.mmu import Mmu
+from .x86.msr import MsrFile
+from .x86.state import CpuState, GPR_NAMES, SEG_NAMES, IF, set_flat_segments
+
+ENGINES = {"interp": interp_engine}
+SLICE = 20_000          # instructions between checks of the wall clock
+
+
+@dataclass
+class RunResult:
+    """Why a run ended: reason is one of exit, halt, limit, timeout, error, stop."""
+
+    reason: str
+    instructions: int
+    seconds: float
+    exit_code: int = 0
+    message: str = ""
+    fault: int = None          # the exception vector that stopped the run, if one did
+
+    def summary(self):
+        mips = self.instructions / self.seconds / 1e6 if self.seconds else 0.0
+        text = f"vmm: {self.instructions} instructions in {self.seconds:.3f} s ({mips:.2f} MIPS), {self.reason}"
+        return text + (f": {self.message}" if self.message else "")
+
+
+class Machine:
+    """A 32-bit PC: `memory_mb` of RAM, COM1, isa-debug-exit, POST port, VGA text buffer."""
+
+    def __init__(self, memory_mb=DEFAULT_RAM_MB, engine="interp", serial=None):
+        if engine not in ENGINES:
+            raise VmmError(f"unknown engine {engine!r} (have: {', '.join(ENGINES)})")
+        self.engine = ENGINES[engine]
+        self.memory = PhysicalMemory(memory_mb << 20)
+        self.state = CpuState()
+        self.io = Bus("io")
+        self.mmio = Bus("mmio")
+        self.mmu = Mmu(self.memory, self.mmio)
+        self.decoder = Decoder(self.memory)
+        self.builder = InterpBuilder(self.state, self.mmu)
+        self.msrs = MsrFile(self.state)
+        self.code_hooks = []
+        self.port_hooks = {}
+        self.stop_reason = None
+        self.exit_code = 0
+        self.stop_message = ""
+        self.devices = attach_devices(self, serial)
+        set_flat_segments(self.state)
+        self.state.eflags = 0x2
+
+    # ---- loading ------------------------------------------------------------------------
+    def load(self, path, cmdline="", address=None):
+        """Load a multiboot ELF (or, with `address`, a flat binary) and set the entry state."""
+        boot = load_image(path, self.memory, cmdline=cmdline, flat_address=address)
+        s = self.state
+        set_flat_segments(s)
+        s.cr[0] = boot.cr0
+        s.eflags = boot.eflags
+        s.eip = boot.entry
+        for name, value in boot.regs.items():
+            self.reg_write(name, value)
+        return boot
+
+    # ---- running -------------------------------------------------------------------------
+    def run(self, max_insns=None, timeout=None):
+        """Run until the guest exits or halts, `max_insns` retire, or `timeout` seconds pass."""
+        self.stop_reason, self.stop_message = None, ""
+        start = time.perf_counter()
+        done = 0
+        reason, message, fault = "limit", "", None
+        try:
+            while self.stop_reason is None:
+                budget = SLICE if max_insns is None else min(SLICE, max_insns - done)
+                if budget <= 0:
+                    break
+                done += self.engine.run(self, budget)
+                if timeout is not None and time.perf_counter() - start > timeout:
+                    reason = "timeout"
+                    break
+            else:
+                reason, message = self.stop_reason, self.stop_message
+        except (GuestStop, MemoryAccessError) as error:
+            reason, message, fault = "error", str(error), getattr(error, "vector", None)
+        return RunResult(reason, done, time.perf_counter() - start, self.exit_code, message, fault)
+
+    def stop(self, reason, exit_code=0, message=""):
+        """Ask the monitor loop to stop after the current instruction."""
+        self.stop_reason, self.exit_code, self.stop_message = reason, exit_code, message
+
+    def halt(self):
+        """hlt: with interrupts off the CPU can never wake, so the run ends."""
+        if self.state.eflags & (1 << IF):
+            self.stop("halt", 0, "hlt with interrupts enabled, and no device model raises interrupts yet")
+        else:
+            self.stop("halt", 0, "hlt with interrupts disabled")
+
+    def invalidate_translations(self):
+        """Called when CPU mode changes (CR writes); the interpreter keeps nothing mode-specific."""
+
+    # ---- ports ---------------------------------------------------------------------------
+    def hook_port(self, port, read=None, write=None):
+        """Intercept a port: read(port, size) -> int, write(port, size, value)."""
+        self.port_hooks[port] = (read, write)
+
+    def port_read(self, port, size):
+        hook = self.port_hooks.get(port)
+        if hook and hook[0]:
+            return hook[0](port, size) & ((1 << (8 * size)) - 1)
+        return self.io.read(port, size)
+
+    def port_write(self, port, size, value):
+        hook = self.port_hooks.get(port)
+        if hook and hook[1]:
+            hook[1](port, size, value)
+        else:
+            self.io.write(port, size, value)
+
+    def hook_code(self, fn):
+        """Call fn(machine, insn) before every instruction (slow: for tracing and tests)."""
+        self.code_hooks.append(fn)
+
+    # ---- registers and memory --------------------------------------------------------------
+    def reg_read(self, name):
+        """A register by name: eax..edi, ax/al/ah..., eip, eflags, cs..gs, cr0..cr4."""
+        name = name.lower()
+        if name == "eflags":
+            self.builder.materialize_flags()
+            return self.state.eflags
+        kind, index, width, shift = _register(name)
+        if kind == "gpr":
+            return (self.state.gpr[index] >> shift) & ((1 << width) - 1)
+        if kind == "seg":
+            return self.state.seg[index].selector
+        if kind == "cr":
+            return self.state.cr[index]
+        return self.state.eip
+
+    def reg_write(self, name, value):
+        name = name.lower()
+        if name == "eflags":
+            self.builder.materialize_flags()
+            self.state.eflags = (value & 0xFFFFFFFF) | 0x2
+            return
+        kind, index, width, shift = _register(name)
+        if kind == "gpr":
+            self.builder.set_reg(index, value & ((1 << width) - 1), width, shift)
+        elif kind == "seg":
+            self.state.seg[index].selector = value
+        elif kind == "cr":
+            self.state.cr[index] = value
+        else:
+            self.state.eip = value
+
+    def mem_read(self, addr, length):
+        return self.memory.read(addr, length)
+
+    def mem_write(self, addr, data):
+        self.memory.write(addr, bytes(data))
+
+
+def _register(name):
+    if name in GPR_NAMES:
+        return "gpr", GPR_NAMES.index(name), 32, 0
+    short = {n[1:]: i for i, n in enumerate(GPR_NAMES)}
+    if name in short:
+        return "gpr", short[name], 16, 0
+    if len(name) == 2 and name[1] in "lh" and name[0] in "acdb":
+        return "gpr", "acdb".index(name[0]), 8, 8 if name[1] == "h" else 0
+    if name in SEG_NAMES:
+        return "seg", SEG_NAMES.index(name), 16, 0
+    if name in ("cr0", "cr2", "cr3", "cr4"):
+        return "cr", int(name[2]), 32, 0
+    if name == "eip":
+        return "eip", 0, 32, 0
+    raise VmmError(f"unknown register {name!r}")

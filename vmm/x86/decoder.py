@@ -1,0 +1,103 @@
+"""Decoder: Capstone (32-bit mode, with detail) over guest physical memory, cached per page.
+
+Each decoded instruction becomes an `Insn`: operands converted once
+(vmm.x86.operands), prefixes read once, and its entry in the one instruction
+table attached (`insn.spec`).  Decoded instructions are cached by physical
+address; the page(s) they came from are marked in `PhysicalMemory.code_pages`
+and a write to such a page drops every cached instruction on it before the
+writing instruction completes, so self-modifying code is always re-decoded.
+
+Example:
+    dec = Decoder(memory)
+    insn = dec.decode(0x100000)
+    insn.mnemonic, insn.size, insn.spec.cls     # ('mov', 5, 'IDENT')
+"""
+
+from capstone import Cs, CS_ARCH_X86, CS_MODE_32
+
+from .operands import Unsupported, convert
+from .table import lookup, UNDEFINED
+from ..memory import PAGE_SHIFT
+
+MAX_INSN_BYTES = 15
+
+
+class Insn:
+    """One decoded guest instruction with everything semantics need that is known statically."""
+
+    __slots__ = ("address", "size", "next", "id", "mnemonic", "op_str", "raw", "ops",
+                 "rep", "repne", "lock", "opsize16", "addr16", "spec", "w", "why")
+
+    def __repr__(self):
+        return f"<{self.address:#x}: {self.mnemonic} {self.op_str}>"
+
+    def text(self):
+        return f"{self.mnemonic} {self.op_str}".strip()
+
+
+def _undefined(address, raw, why):
+    insn = Insn()
+    insn.address, insn.size, insn.next = address, 1, address + 1
+    insn.id, insn.mnemonic, insn.op_str = 0, "(bad)", raw[:4].hex()
+    insn.raw, insn.ops, insn.w = raw, (), 32
+    insn.rep = insn.repne = insn.lock = insn.opsize16 = insn.addr16 = False
+    insn.spec, insn.why = UNDEFINED, why
+    return insn
+
+
+class Decoder:
+    """Decodes guest code at physical addresses; the cache is dropped page by page on writes."""
+
+    def __init__(self, memory):
+        self.memory = memory
+        self.cs = Cs(CS_ARCH_X86, CS_MODE_32)
+        self.cs.detail = True
+        self.cache = {}
+        self.page_index = {}            # page number -> list of cached addresses touching it
+        memory.on_code_write.append(self.invalidate_page)
+
+    def decode(self, phys):
+        insn = self.cache.get(phys)
+        if insn is None:
+            insn = self._decode(phys)
+        return insn
+
+    def _decode(self, phys):
+        length = min(MAX_INSN_BYTES, self.memory.size - phys)
+        raw = self.memory.read(phys, max(length, 1))
+        insn = self._from_bytes(phys, raw)
+        self.cache[phys] = insn
+        first, last = phys >> PAGE_SHIFT, (phys + insn.size - 1) >> PAGE_SHIFT
+        for page in range(first, last + 1):
+            self.page_index.setdefault(page, []).append(phys)
+            self.memory.code_pages.add(page)
+        return insn
+
+    def _from_bytes(self, address, raw):
+        cs_insn = next(self.cs.disasm(raw, address, 1), None)
+        if cs_insn is None:
+            return _undefined(address, raw, "Capstone cannot decode these bytes")
+        prefix = cs_insn.prefix
+        insn = Insn()
+        insn.address, insn.size = address, cs_insn.size
+        insn.next = (address + cs_insn.size) & 0xFFFFFFFF
+        insn.id, insn.mnemonic, insn.op_str = cs_insn.id, cs_insn.mnemonic, cs_insn.op_str
+        insn.raw = bytes(cs_insn.bytes)
+        insn.rep, insn.repne, insn.lock = prefix[0] == 0xF3, prefix[0] == 0xF2, prefix[0] == 0xF0
+        insn.opsize16, insn.addr16 = prefix[2] == 0x66, prefix[3] == 0x67
+        insn.why = ""
+        try:
+            insn.ops = convert(cs_insn, insn.addr16)
+        except Unsupported as e:
+            insn.ops, insn.w = (), 32
+            insn.spec, insn.why = UNDEFINED, f"operand {e} is not modelled"
+            return insn
+        insn.w = insn.ops[0].w if insn.ops else (16 if insn.opsize16 else 32)
+        insn.spec = lookup(insn, cs_insn)
+        if insn.spec is UNDEFINED:
+            insn.why = "not in vmm's instruction table"
+        return insn
+
+    def invalidate_page(self, page):
+        for phys in self.page_index.pop(page, ()):
+            self.cache.pop(phys, None)

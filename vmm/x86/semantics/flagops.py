@@ -1,0 +1,36 @@
+"""Flag instructions: clc stc cmc cld std lahf sahf, and the inline-emulated cli sti.
+
+cli/sti touch only virtual CPU state (EFLAGS.IF), so they are emulated in
+place rather than called out, as VMware's translator did.
+
+Example:
+    flagops.cli(b, insn)      # EFLAGS.IF <- 0
+"""
+
+from ..state import EAX
+
+_SAHF_MASK = 0xD5          # SF ZF AF PF CF
+
+
+def _setter(name, value):
+    def sem(b, i):
+        b.set_flag(name, b.const(value, 1))
+    return sem
+
+
+clc, stc = _setter("CF", 0), _setter("CF", 1)
+cld, std = _setter("DF", 0), _setter("DF", 1)
+cli, sti = _setter("IF", 0), _setter("IF", 1)
+
+
+def cmc(b, i):
+    b.set_flag("CF", b.xor(b.flag("CF"), b.const(1, 1), 1))
+
+
+def lahf(b, i):
+    low = b.or_(b.and_(b.eflags(), b.const(_SAHF_MASK, 32), 32), b.const(2, 32), 32)
+    b.set_reg(EAX, b.trunc(low, 32, 8), 8, 8)
+
+
+def sahf(b, i):
+    b.set_eflags(b.zext(b.reg(EAX, 8, 8), 8, 32), _SAHF_MASK)

@@ -1,0 +1,91 @@
+"""The guest CPU state: one ctypes structure shared by the interpreter and translated code.
+
+Translated code receives a `CpuState*` and reads and writes these fields at
+fixed offsets, so the layout is part of the engine ABI: fields are naturally
+aligned 32-bit words (plus one 64-bit TSC), GPRs first so their offsets are
+`4 * index`.  Arithmetic flags are lazy (QEMU CCOp): while `cc_op` is not
+`CC_EFLAGS`, CF PF AF ZF SF OF are a function of (cc_op, cc_dst, cc_src,
+cc_src2) and the same bits in `eflags` are stale; every other EFLAGS bit
+(IF, DF, TF...) always lives in `eflags`.
+
+Example:
+    s = CpuState()
+    s.gpr[EAX] = 5; s.eip = 0x100000
+    CpuState.eip.offset      # -> 32, what the LLVM builder uses
+"""
+
+import ctypes
+
+# General-purpose register indices, in the x86 encoding order.
+EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI = range(8)
+GPR_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
+
+# Segment register indices, in the x86 encoding order (sreg field of ModRM).
+ES, CS, SS, DS, FS, GS = range(6)
+SEG_NAMES = ("es", "cs", "ss", "ds", "fs", "gs")
+
+# EFLAGS bits.
+CF, PF, AF, ZF, SF, TF, IF, DF, OF = 0, 2, 4, 6, 7, 8, 9, 10, 11
+FLAG_BITS = {"CF": CF, "PF": PF, "AF": AF, "ZF": ZF, "SF": SF, "TF": TF, "IF": IF, "DF": DF, "OF": OF}
+ARITH_FLAGS_MASK = (1 << CF) | (1 << PF) | (1 << AF) | (1 << ZF) | (1 << SF) | (1 << OF)   # 0x8D5
+EFLAGS_FIXED = 0x2                      # bit 1 always reads as 1
+EFLAGS_WRITABLE = 0x003F7FD5            # bits a ring-0 popf may change (no VM, VIF, VIP)
+
+# CR0 bits used by the monitor.
+CR0_PE, CR0_ET, CR0_PG = 1 << 0, 1 << 4, 1 << 31
+
+
+class Segment(ctypes.Structure):
+    """A segment register with its hidden descriptor cache (base, limit, access rights)."""
+
+    _fields_ = [
+        ("selector", ctypes.c_uint32),
+        ("base", ctypes.c_uint32),
+        ("limit", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),     # descriptor bits 40-55 (type, S, DPL, P, AVL, L, D/B, G)
+    ]
+
+
+class TableRegister(ctypes.Structure):
+    """GDTR / IDTR: a linear base and a 16-bit limit."""
+
+    _fields_ = [("base", ctypes.c_uint32), ("limit", ctypes.c_uint32)]
+
+
+class CpuState(ctypes.Structure):
+    """All guest-visible CPU state plus the exit fields translated code reports through."""
+
+    _fields_ = [
+        ("gpr", ctypes.c_uint32 * 8),
+        ("eip", ctypes.c_uint32),
+        ("eflags", ctypes.c_uint32),
+        ("cc_op", ctypes.c_uint32),
+        ("cc_dst", ctypes.c_uint32),
+        ("cc_src", ctypes.c_uint32),
+        ("cc_src2", ctypes.c_uint32),
+        ("seg", Segment * 6),
+        ("ldtr", Segment),
+        ("tr", Segment),
+        ("gdtr", TableRegister),
+        ("idtr", TableRegister),
+        ("cr", ctypes.c_uint32 * 5),
+        ("tsc", ctypes.c_uint64),
+        ("icount", ctypes.c_uint64),         # guest instructions retired
+        ("exit_reason", ctypes.c_uint32),
+        ("exit_arg", ctypes.c_uint32 * 3),
+    ]
+
+
+# Flat 4 GiB segments as a multiboot loader leaves them: present, DPL 0, 32-bit, 4 KiB granular.
+FLAT_CODE_FLAGS = 0xC09B       # G=1 D=1 | P=1 DPL=0 S=1 type=0xB (exec/read, accessed)
+FLAT_DATA_FLAGS = 0xC093       # G=1 B=1 | P=1 DPL=0 S=1 type=0x3 (read/write, accessed)
+
+
+def set_flat_segments(state, code_selector=0x08, data_selector=0x10):
+    """Load every segment register with a flat 0..4 GiB descriptor cache."""
+    for index in range(6):
+        seg = state.seg[index]
+        seg.selector = code_selector if index == CS else data_selector
+        seg.base = 0
+        seg.limit = 0xFFFFFFFF
+        seg.flags = FLAT_CODE_FLAGS if index == CS else FLAT_DATA_FLAGS

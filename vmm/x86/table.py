@@ -1,0 +1,127 @@
+"""THE instruction table: Capstone instruction id -> semantics, rewrite class, block end, reason.
+
+Everything that needs to know about an instruction reads it from here: the
+interpreter (which function to run), the translator (IDENT / INLINE /
+CALLOUT and whether the block ends), the inspector (the reason shown to the
+user) and the tests (which forms exist).  Privileged and sensitive entries
+come from the callout registry (vmm.x86.callouts) so they are described once.
+
+Rewrite classes:
+  IDENT    translated as-is: the shared semantics lowered straight to code
+  INLINE   sensitive, but only virtual CPU state: emulated in place
+  CALLOUT  exits to the monitor, which runs the handler on concrete state
+  UNDEF    not implemented (or invalid): the guest gets #UD
+
+Example:
+    spec = lookup(insn, cs_insn)
+    spec.name, spec.cls, spec.ends_block     # ('add', 'IDENT', False)
+"""
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from capstone import x86_const as X
+
+from .callouts import REGISTRY, CALLOUT, INLINE
+from .semantics import alu, bits, control, flagops, moves, muldiv, shift, stack, string
+
+IDENT, UNDEF = "IDENT", "UNDEF"
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    sem: Optional[Callable]
+    cls: str
+    ends_block: bool
+    reason: str
+    cc: Optional[str] = None
+
+
+UNDEFINED = Spec("undefined", None, UNDEF, True, "not implemented by vmm: the guest gets #UD")
+
+_CONDITIONS = ("a", "ae", "b", "be", "e", "g", "ge", "l", "le", "ne", "no", "np", "ns", "o", "p", "s")
+
+
+def _ident(name, sem, ends_block=False, cc=None, reason="no sensitive state: the semantics run as-is"):
+    return Spec(name, sem, IDENT, ends_block, reason, cc)
+
+
+def _registry(name):
+    entry = REGISTRY[name]
+    return Spec(name, entry.handler, entry.cls, entry.ends_block, entry.reason)
+
+
+def _build():
+    t = {}
+    plain = {
+        "ADD": alu.add, "ADC": alu.adc, "SUB": alu.sub, "SBB": alu.sbb, "AND": alu.and_, "OR": alu.or_,
+        "XOR": alu.xor, "CMP": alu.cmp, "TEST": alu.test, "INC": alu.inc, "DEC": alu.dec, "NEG": alu.neg,
+        "NOT": alu.not_, "XADD": alu.xadd, "CMPXCHG": alu.cmpxchg, "CMPXCHG8B": alu.cmpxchg8b,
+        "MOV": moves.mov, "MOVZX": moves.movzx, "MOVSX": moves.movsx, "LEA": moves.lea, "XCHG": moves.xchg,
+        "BSWAP": moves.bswap, "XLATB": moves.xlat, "CBW": moves.cbw, "CWDE": moves.cbw, "CWD": moves.cwd,
+        "CDQ": moves.cwd, "NOP": moves.nop, "PAUSE": moves.nop, "ENDBR32": moves.nop,
+        "SHL": shift.shl, "SAL": shift.shl, "SHR": shift.shr, "SAR": shift.sar, "ROL": shift.rol,
+        "ROR": shift.ror, "RCL": shift.rcl, "RCR": shift.rcr, "SHLD": shift.shld, "SHRD": shift.shrd,
+        "MUL": muldiv.mul, "IMUL": muldiv.imul, "DIV": muldiv.div, "IDIV": muldiv.idiv,
+        "BT": bits.bt, "BTS": bits.bts, "BTR": bits.btr, "BTC": bits.btc, "BSF": bits.bsf, "BSR": bits.bsr,
+        "PUSH": stack.push, "POP": stack.pop, "PUSHAL": stack.pusha, "PUSHAW": stack.pusha,
+        "POPAL": stack.popa, "POPAW": stack.popa, "ENTER": stack.enter, "LEAVE": stack.leave,
+        "CLC": flagops.clc, "STC": flagops.stc, "CMC": flagops.cmc, "CLD": flagops.cld, "STD": flagops.std,
+    }
+    for name, sem in plain.items():
+        t[getattr(X, f"X86_INS_{name}")] = _ident(name.lower(), sem)
+    for name, sem in (("JMP", control.jmp), ("CALL", control.call), ("RET", control.ret),
+                      ("JECXZ", control.jecxz), ("JCXZ", control.jecxz), ("LOOP", control.loop)):
+        t[getattr(X, f"X86_INS_{name}")] = _ident(name.lower(), sem, ends_block=True)
+    for name, cc in (("LOOPE", "e"), ("LOOPNE", "ne")):
+        t[getattr(X, f"X86_INS_{name}")] = _ident(name.lower(), control.loop, True, cc)
+    for cc in _CONDITIONS:
+        t[getattr(X, f"X86_INS_J{cc.upper()}")] = _ident(f"j{cc}", control.jcc, True, cc)
+        t[getattr(X, f"X86_INS_SET{cc.upper()}")] = _ident(f"set{cc}", moves.setcc, cc=cc)
+        t[getattr(X, f"X86_INS_CMOV{cc.upper()}")] = _ident(f"cmov{cc}", moves.cmovcc, cc=cc)
+    for base, sem in (("MOVS", string.movs), ("CMPS", string.cmps), ("SCAS", string.scas),
+                      ("LODS", string.lods), ("STOS", string.stos)):
+        for suffix in "BWD":
+            # ends the block: under rep the instruction repeats itself via EIP
+            t[getattr(X, f"X86_INS_{base}{suffix}")] = _ident(f"{base.lower()}{suffix.lower()}", sem, True)
+    for suffix in "BWD":
+        t[getattr(X, f"X86_INS_INS{suffix}")] = _registry("ins")
+        t[getattr(X, f"X86_INS_OUTS{suffix}")] = _registry("outs")
+    for name, entry in (("CLI", "cli"), ("STI", "sti"), ("PUSHFD", "pushf"), ("PUSHF", "pushf"),
+                        ("POPFD", "popf"), ("POPF", "popf"), ("LAHF", "lahf"), ("SAHF", "sahf"),
+                        ("RDTSC", "rdtsc"), ("HLT", "hlt"), ("IN", "in"), ("OUT", "out"),
+                        ("LGDT", "lgdt"), ("LIDT", "lidt"), ("SGDT", "sgdt"), ("SIDT", "sidt"),
+                        ("LJMP", "ljmp"), ("IRETD", "iret"), ("CPUID", "cpuid"), ("RDMSR", "rdmsr"),
+                        ("WRMSR", "wrmsr"), ("INT", "int"), ("INT3", "int3"), ("INTO", "into"),
+                        ("INVLPG", "invlpg"), ("WBINVD", "wbinvd"), ("INVD", "invd"), ("CLTS", "clts")):
+        t[getattr(X, f"X86_INS_{name}")] = _registry(entry)
+    return t
+
+
+TABLE = _build()
+_MOV_FORMS = {"seg": _registry("mov_to_seg"), "cr": _registry("mov_to_cr")}
+_MOV_FROM_CR = _registry("mov_from_cr")
+_POP_SEG = _registry("pop_seg")
+_SSE_TWINS = (X.X86_INS_MOVSD, X.X86_INS_CMPSD)        # string op ids shared with SSE opcodes
+_LOCKABLE = frozenset(getattr(X, f"X86_INS_{n}") for n in (
+    "ADD", "ADC", "AND", "BTC", "BTR", "BTS", "CMPXCHG", "CMPXCHG8B", "DEC", "INC", "NEG", "NOT",
+    "OR", "SBB", "SUB", "XOR", "XADD", "XCHG"))
+
+
+def lookup(insn, cs_insn):
+    """The Spec for a decoded instruction, resolving forms that share a Capstone id."""
+    spec = TABLE.get(insn.id, UNDEFINED)
+    ops = insn.ops
+    if insn.id == X.X86_INS_MOV:
+        if ops[0].kind in _MOV_FORMS:
+            return _MOV_FORMS[ops[0].kind]
+        if ops[1].kind == "cr":
+            return _MOV_FROM_CR
+    elif insn.id == X.X86_INS_POP and ops[0].kind == "seg":
+        return _POP_SEG if ops[0].index != 1 else UNDEFINED          # pop cs does not exist
+    elif insn.id in _SSE_TWINS and cs_insn.opcode[0] == 0x0F:
+        return UNDEFINED
+    if insn.lock and (insn.id not in _LOCKABLE or not ops or ops[0].kind != "mem"):
+        return UNDEFINED                                              # SDM: lock elsewhere is #UD
+    return spec
