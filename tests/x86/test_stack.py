@@ -1,0 +1,19 @@
+"""Differential tests (vs Unicorn) for vmm/x86/semantics/stack.py, on every engine."""
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from .differential import check
+
+FORMS = ["push eax", "push esp", "push 5", "push -2", "push 0x12345678", "push word ptr [esi]", "push ax",
+         "push dword ptr [esi + 4]", "pop eax", "pop esp", "pop dword ptr [esi]", "pop dword ptr [esp + 4]",
+         "pop dword ptr [esp]", "pop ax", "pushal", "popal", "pushaw", "popaw", "pushfd", "popfd",
+         "pushfd\npop eax", "push ecx\npopfd", "pushf", "enter 16, 0", "enter 8, 1", "enter 4, 3",
+         "leave", "push ds", "push ss"]
+
+
+@pytest.mark.parametrize("asm", FORMS)
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_stack(engine, asm, data):
+    check(engine, asm, data, regs={"ebp": st.integers(0x1E800, 0x1F000)})
