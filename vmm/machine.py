@@ -23,6 +23,7 @@ from .devices.layout import DEFAULT_RAM_MB
 from .board import attach_devices
 from .boot import load_image
 from .interp import engine as interp_engine
+from .translator import engine as jit_engine
 from .interp.builder import InterpBuilder
 from .memory import PhysicalMemory
 from .x86.decoder import Decoder
@@ -30,8 +31,8 @@ from .x86.mmu import Mmu
 from .x86.msr import MsrFile
 from .x86.state import CpuState, GPR_NAMES, SEG_NAMES, IF, set_flat_segments
 
-ENGINES = {"interp": interp_engine}
-SLICE = 20_000          # instructions between checks of the wall clock
+ENGINES = {"interp": interp_engine, "jit": jit_engine}
+SLICE = {"interp": 20_000, "jit": jit_engine.SLICE}     # instructions between wall-clock checks
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Machine:
         if engine not in ENGINES:
             raise VmmError(f"unknown engine {engine!r} (have: {', '.join(ENGINES)})")
         self.engine = ENGINES[engine]
+        self.slice = SLICE[engine]
+        self.translator = None          # created by the jit engine on first use
         self.memory = PhysicalMemory(memory_mb << 20)
         self.state = CpuState()
         self.io = Bus("io")
@@ -97,7 +100,7 @@ class Machine:
         reason, message, fault = "limit", "", None
         try:
             while self.stop_reason is None:
-                budget = SLICE if max_insns is None else min(SLICE, max_insns - done)
+                budget = self.slice if max_insns is None else min(self.slice, max_insns - done)
                 if budget <= 0:
                     break
                 done += self.engine.run(self, budget)
@@ -122,7 +125,9 @@ class Machine:
             self.stop("halt", 0, "hlt with interrupts disabled")
 
     def invalidate_translations(self):
-        """Called when CPU mode changes (CR writes); the interpreter keeps nothing mode-specific."""
+        """Called when the CPU mode changes (CR writes): translated code may assume the old one."""
+        if self.translator is not None:
+            self.translator.cache.flush()
 
     # ---- ports ---------------------------------------------------------------------------
     def hook_port(self, port, read=None, write=None):

@@ -5,9 +5,11 @@ translated code can use directly (`host_address`).  No access through this
 class can reach host memory outside the buffer: an address or length that
 falls outside RAM raises `MemoryAccessError` naming the address.
 
-Pages that hold decoded or translated code are tracked in `code_pages`; a
-write to such a page calls every `on_code_write` listener (the decode cache
-and the translation cache drop what they hold for it) before it returns.
+Pages that hold decoded or translated code are marked (`mark_code`) in a
+Python set and in `code_map`, one native byte per page that translated code
+tests before each store.  A write to such a page calls every `on_code_write`
+listener (the decode cache and the translation cache drop what they hold for
+it) before it returns.
 
 Example:
     mem = PhysicalMemory(16 << 20)
@@ -39,7 +41,13 @@ class PhysicalMemory:
         self._anchor = ctypes.c_char.from_buffer(self.buf)   # pins the mapping
         self.host_address = ctypes.addressof(self._anchor)
         self.code_pages = set()
+        self.code_map = (ctypes.c_uint8 * (size >> PAGE_SHIFT))()
         self.on_code_write = []
+
+    def mark_code(self, page):
+        """Note that `page` holds decoded code: writes to it must invalidate."""
+        self.code_pages.add(page)
+        self.code_map[page] = 1
 
     def check(self, addr, length):
         """Raise MemoryAccessError unless [addr, addr+length) lies inside RAM."""
@@ -75,5 +83,6 @@ class PhysicalMemory:
         for page in range(first, last + 1):
             if page in self.code_pages:
                 self.code_pages.discard(page)
+                self.code_map[page] = 0
                 for listener in self.on_code_write:
                     listener(page)

@@ -29,6 +29,7 @@ CODE, DATA, DATA_SIZE, STACK_TOP, STACK_LOW = 0x1000, 0x10000, 0x2000, 0x1F000, 
 GPRS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 POINTERS = {"esi": DATA + 0x400, "edi": DATA + 0x1400, "ebp": DATA + 0x1000}
 FLAGS_COMPARED = 0x8D5 | 0x400        # CF PF AF ZF SF OF, and DF
+HLT = b"\xf4"
 _UC_REG = {name: getattr(U, f"UC_X86_REG_{name.upper()}") for name in GPRS + ("eip", "eflags")}
 
 
@@ -82,7 +83,7 @@ def _machine(engine):
 def run_vmm(engine, code, regs, eflags, data, max_insns=10_000):
     m = _machine(engine)
     m.memory.write(0, bytes(0x20000))           # a clean slate; the decode cache drops via code_pages
-    m.mem_write(CODE, code)
+    m.mem_write(CODE, code + HLT)              # vmm stops at the hlt (IF is clear)
     m.mem_write(DATA, data)
     for name, value in regs.items():
         m.reg_write(name, value)
@@ -91,20 +92,15 @@ def run_vmm(engine, code, regs, eflags, data, max_insns=10_000):
         m.reg_write(seg, 0)                      # Unicorn's flat mode has null selectors
     m.state.cc_op = 0
     m.reg_write("eflags", eflags)
-    end = CODE + len(code)
-    m.stop_reason = None
-
-    def stop_at_end(machine, insn):
-        if insn.address == end:
-            machine.stop("end")
-    m.code_hooks[:] = [stop_at_end]
     result = m.run(max_insns=max_insns)
-    if result.reason not in ("end", "error"):
+    if result.reason not in ("halt", "error"):
         raise AssertionError(f"vmm run ended with {result.reason}: {result.message}")
     fault = result.fault
     if result.reason == "error" and fault is None and result.message.startswith("guest memory error"):
         fault = "memory"
     final = {name: m.reg_read(name) for name in GPRS + ("eip",)}
+    if result.reason == "halt":
+        final["eip"] -= len(HLT)                 # Unicorn stops before the end address instead
     return Outcome(final, m.reg_read("eflags"), m.mem_read(DATA, DATA_SIZE),
                    m.mem_read(STACK_LOW, STACK_TOP - STACK_LOW + 0x1000), fault)
 

@@ -70,7 +70,7 @@ class Decoder:
         first, last = phys >> PAGE_SHIFT, (phys + insn.size - 1) >> PAGE_SHIFT
         for page in range(first, last + 1):
             self.page_index.setdefault(page, []).append(phys)
-            self.memory.code_pages.add(page)
+            self.memory.mark_code(page)
         return insn
 
     def _from_bytes(self, address, raw):

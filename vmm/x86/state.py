@@ -71,6 +71,7 @@ class CpuState(ctypes.Structure):
         ("cr", ctypes.c_uint32 * 5),
         ("tsc", ctypes.c_uint64),
         ("icount", ctypes.c_uint64),         # guest instructions retired
+        ("icount_limit", ctypes.c_uint64),   # translated code returns to the monitor at this count
         ("exit_reason", ctypes.c_uint32),
         ("exit_arg", ctypes.c_uint32 * 3),
     ]

@@ -1,0 +1,130 @@
+"""The translation cache: translated blocks by guest physical address, and the native jump cache.
+
+Blocks are found by physical address (paging is off, so EIP == physical with a
+zero CS base; the mode bits that change decoding are constant today and will
+join the key with paging).  The jump cache is a native direct-mapped table
+(tag = phys + 1, function address) that the native dispatcher reads, so a hot
+loop over many blocks never returns to Python.  A write to a page holding
+translated code drops every block on that page and its jump-cache slots
+before the next guest instruction (`invalidate_page`, a PhysicalMemory
+listener).  Each block has a native execution counter, used for tier-up and
+shown by the inspector.
+
+Example:
+    tc = TranslationCache(memory)
+    tc.insert(block)            # block.fn_address set by the JIT
+    tc.blocks[0x100000].tier
+"""
+
+import ctypes
+from dataclasses import dataclass, field
+
+from ..memory import PAGE_SHIFT
+from ..translator.dispatch import JUMP_CACHE_BITS, jump_cache_index
+
+MAX_BLOCKS = 1 << 16
+
+
+@dataclass
+class Block:
+    phys: int
+    insns: list
+    fallthrough: int
+    index: int                      # slot in the counter array
+    fn_name: str
+    fn_address: int = 0
+    tier: int = 0
+    ir: str = ""                    # the block's LLVM IR as generated (before optimisation)
+
+    @property
+    def pages(self):
+        last = self.insns[-1]
+        return range(self.phys >> PAGE_SHIFT, ((last.address + last.size - 1) >> PAGE_SHIFT) + 1)
+
+
+class _Slot(ctypes.Structure):
+    _fields_ = [("tag", ctypes.c_uint64), ("fn", ctypes.c_uint64)]
+
+
+@dataclass
+class CacheStats:
+    translated: int = 0
+    invalidated: int = 0
+    flushes: int = 0
+    page_invalidations: int = 0
+
+
+class TranslationCache:
+    def __init__(self, memory):
+        self.jump_cache = (_Slot * (1 << JUMP_CACHE_BITS))()
+        self.jump_cache_address = ctypes.addressof(self.jump_cache)
+        self.counters = (ctypes.c_uint64 * MAX_BLOCKS)()
+        self.counters_address = ctypes.addressof(self.counters)
+        self.blocks = {}
+        self.by_page = {}
+        self.next_index = 0
+        self.stats = CacheStats()
+        memory.on_code_write.append(self.invalidate_page)
+
+    def new_index(self):
+        """A fresh counter slot; None when the counter array is full (time to flush)."""
+        if self.next_index >= MAX_BLOCKS:
+            return None
+        self.next_index += 1
+        self.counters[self.next_index - 1] = 0
+        return self.next_index - 1
+
+    def counter_address(self, index):
+        return self.counters_address + 8 * index
+
+    def insert(self, block):
+        self.blocks[block.phys] = block
+        for page in block.pages:
+            self.by_page.setdefault(page, set()).add(block.phys)
+        self._publish(block)
+        self.stats.translated += 1
+
+    def _publish(self, block):
+        slot = self.jump_cache[jump_cache_index(block.phys)]
+        slot.tag, slot.fn = block.phys + 1, block.fn_address
+
+    def replace(self, block, fn_address, tier):
+        """Point a block at recompiled code (tier-up)."""
+        block.fn_address, block.tier = fn_address, tier
+        if self.blocks.get(block.phys) is block:
+            self._publish(block)
+
+    def lookup(self, phys):
+        """Refill the jump-cache slot for `phys` if the block exists (evicted by a collision)."""
+        block = self.blocks.get(phys)
+        if block is not None:
+            self._publish(block)
+        return block
+
+    def count(self, block):
+        return self.counters[block.index]
+
+    def invalidate_page(self, page):
+        phys_set = self.by_page.pop(page, ())
+        if phys_set:
+            self.stats.page_invalidations += 1
+        for phys in phys_set:
+            block = self.blocks.pop(phys, None)
+            if block is None:
+                continue
+            self.stats.invalidated += 1
+            slot = self.jump_cache[jump_cache_index(phys)]
+            if slot.tag == phys + 1:
+                slot.tag, slot.fn = 0, 0
+            for other in block.pages:
+                if other != page:
+                    self.by_page.get(other, set()).discard(phys)
+
+    def flush(self):
+        """Drop everything (the counter array is full, or the CPU mode changed)."""
+        ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
+        self.stats.invalidated += len(self.blocks)
+        self.blocks.clear()
+        self.by_page.clear()
+        self.next_index = 0
+        self.stats.flushes += 1

@@ -1,0 +1,84 @@
+"""The `vmm` command: run a guest, QEMU-style.
+
+    vmm run IMAGE [--engine interp] [-m MB] [--append CMDLINE]
+                  [--serial stdio|file:PATH] [--max-insns N] [--timeout S] [--load-address ADDR]
+
+Exit status: the guest's isa-debug-exit code ((value << 1) | 1, as QEMU) when
+it wrote one; 0 when it halted or hit --max-insns; 2 for a bad image or bad
+arguments; 4 when the guest died (an exception it cannot handle, a touch of
+memory it does not have); 124 on --timeout.  A one-line summary goes to stderr.
+
+Example:
+    vmm run examples/images/hello.elf
+"""
+
+import argparse
+import sys
+
+from .errors import ImageError, VmmError
+from .machine import ENGINES, Machine
+
+EXIT_BAD_IMAGE, EXIT_GUEST_DIED, EXIT_TIMEOUT = 2, 4, 124
+
+
+def _serial(spec):
+    if spec == "stdio":
+        return sys.stdout.buffer
+    if spec.startswith("file:"):
+        return open(spec[5:], "wb")
+    raise argparse.ArgumentTypeError(f"--serial takes stdio or file:PATH, not {spec!r}")
+
+
+def _int(text):
+    return int(text, 0)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="vmm", description="Binary-translation VMM for 32-bit x86 guests")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a guest image (multiboot ELF, or flat binary with --load-address)")
+    run.add_argument("image")
+    run.add_argument("--engine", choices=sorted(ENGINES), default="interp")
+    run.add_argument("-m", "--memory", type=int, default=128, metavar="MB", help="guest RAM in MiB (default 128)")
+    run.add_argument("--append", default="", metavar="CMDLINE", help="kernel command line")
+    run.add_argument("--serial", type=_serial, default="stdio", help="COM1 output: stdio or file:PATH")
+    run.add_argument("--max-insns", type=int, default=None, metavar="N", help="stop after N guest instructions")
+    run.add_argument("--timeout", type=float, default=None, metavar="S", help="stop after S seconds")
+    run.add_argument("--load-address", type=_int, default=None, metavar="ADDR",
+                     help="load IMAGE as a flat binary at ADDR and start there")
+    return parser
+
+
+def run_command(args):
+    if not 2 <= args.memory <= 3072:
+        print(f"vmm: -m {args.memory}: guest RAM must be 2..3072 MiB", file=sys.stderr)
+        return EXIT_BAD_IMAGE
+    machine = Machine(memory_mb=args.memory, engine=args.engine, serial=args.serial)
+    try:
+        machine.load(args.image, cmdline=args.append, address=args.load_address)
+    except ImageError as error:
+        print(f"vmm: {error}", file=sys.stderr)
+        return EXIT_BAD_IMAGE
+    result = machine.run(max_insns=args.max_insns, timeout=args.timeout)
+    args.serial.flush()
+    print(result.summary(), file=sys.stderr)
+    if result.reason == "exit":
+        return result.exit_code
+    if result.reason == "error":
+        return EXIT_GUEST_DIED
+    if result.reason == "timeout":
+        return EXIT_TIMEOUT
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return run_command(args)
+    except VmmError as error:                  # anything else we anticipated: one line, no traceback
+        print(f"vmm: {error}", file=sys.stderr)
+        return EXIT_GUEST_DIED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""The translator engine: translate on a miss, run natively, return to Python only on exits.
+
+`Translator.run(budget)` sets the instruction budget in the CPU state and
+calls the native dispatcher; it handles the exits: MISS (translate a batch of
+blocks: the missing one and the not-yet-translated blocks it reaches
+directly, in one LLVM module), STEP (the interpreter runs one instruction:
+callouts, #UD, faults, slow memory), BUDGET (return).  After each call it
+promotes hot tier-0 blocks to tier 2 (LLVM -O2), in one batch.
+
+`run(machine, budget)` is the engine entry point the Machine calls.
+
+Example:
+    m = Machine(engine="jit"); m.load(...); m.run()
+    m.translator.stats()      # blocks, compile times, dispatcher entries...
+"""
+
+import ctypes
+import time
+
+from llvmlite import ir
+
+from ..interp import engine as interp
+from ..x86.state import CS
+from ..cache.tcache import Block, TranslationCache
+from .blocks import form_block
+from .dispatch import build_dispatcher
+from .exits import BUDGET, MISS, STEP
+from .jit import Jit
+from .llvm_builder import LLVMBuilder, MemoryLayout, cc_helper_for
+
+SLICE = 5_000_000          # instructions between the monitor's wall-clock checks
+BATCH = 32                 # most blocks translated into one module on a miss
+HOT = 2_000                # executions after which a block is recompiled at tier 2
+
+_DISPATCH = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
+
+
+class Translator:
+    def __init__(self, machine):
+        self.m = machine
+        self.jit = Jit()
+        self.cache = TranslationCache(machine.memory)
+        self.layout = MemoryLayout(machine.memory)
+        module = ir.Module(name="dispatcher")
+        build_dispatcher(module, self.cache.jump_cache_address)
+        addresses, _ = self.jit.compile(module, ["dispatch"], tier=2)
+        self.dispatch = _DISPATCH(addresses["dispatch"])
+        self.state_address = ctypes.addressof(machine.state)
+        self.step_sites = set()      # addresses whose first instruction the monitor runs
+        self.entries = 0             # dispatcher calls (= returns to Python)
+        self.exits = {MISS: 0, STEP: 0, BUDGET: 0}
+        self.module_count = 0
+
+    # ---- running ---------------------------------------------------------------------------
+    def run(self, budget):
+        m, s = self.m, self.m.state
+        start = s.icount
+        s.icount_limit = start + budget
+        while s.icount < s.icount_limit and m.stop_reason is None:
+            if m.code_hooks or s.seg[CS].base != 0:
+                interp.run(m, s.icount_limit - s.icount)      # hooks and segmented code: interpreter
+                break
+            self.entries += 1
+            code = self.dispatch(self.state_address)
+            self.exits[code] = self.exits.get(code, 0) + 1
+            if code == MISS:
+                if s.eip in self.step_sites or not self._refill_or_translate(s.eip):
+                    interp.run(m, 1)
+            elif code == STEP:
+                interp.run(m, 1)
+        self.tier_up()
+        return s.icount - start
+
+    def _refill_or_translate(self, phys):
+        """True if a translated block for `phys` is now in the jump cache."""
+        if self.cache.lookup(phys) is not None:
+            return True
+        return self.translate(phys)
+
+    # ---- translating -----------------------------------------------------------------------
+    def translate(self, phys):
+        """Translate the block at `phys` and up to BATCH-1 blocks it reaches; False if empty."""
+        todo, planned = [phys], []
+        while todo and len(planned) < BATCH:
+            addr = todo.pop()
+            if addr in self.cache.blocks or addr in self.step_sites or any(p[0] == addr for p in planned):
+                continue
+            if not 0 <= addr < self.m.memory.size:
+                continue
+            insns, fallthrough = form_block(self.m.decoder, addr)
+            if not insns:
+                self.step_sites.add(addr)
+                continue
+            planned.append((addr, insns, fallthrough))
+            todo.extend(_static_successors(insns, fallthrough))
+        if not planned:
+            return False
+        if self.cache.next_index + len(planned) > len(self.cache.counters):
+            self.cache.flush()
+        blocks = self._compile(planned, tier=0)
+        for block in blocks:
+            self.cache.insert(block)
+        return phys in self.cache.blocks
+
+    def _compile(self, planned, tier):
+        self.module_count += 1
+        module = ir.Module(name=f"tc{self.module_count}")
+        cc_helper = cc_helper_for(module)
+        blocks = []
+        for addr, insns, fallthrough in planned:
+            index = self.cache.new_index()
+            name = f"b_{addr:08x}_{self.module_count}"
+            fb = LLVMBuilder(module, name, self.layout, cc_helper, self.cache.counter_address(index))
+            for insn in insns:
+                fb.emit(insn)
+            fb.finish(fallthrough)
+            blocks.append(Block(addr, insns, fallthrough, index, name, tier=tier, ir=str(fb.fn)))
+        addresses, _ = self.jit.compile(module, [b.fn_name for b in blocks], tier=tier)
+        for block in blocks:
+            block.fn_address = addresses[block.fn_name]
+        return blocks
+
+    def tier_up(self):
+        """Recompile blocks that ran HOT times at tier 0 with the -O2 pipeline, as one batch."""
+        hot = [b for b in self.cache.blocks.values() if b.tier == 0 and self.cache.count(b) >= HOT]
+        if not hot:
+            return
+        self.module_count += 1
+        module = ir.Module(name=f"tc{self.module_count}")
+        cc_helper = cc_helper_for(module)
+        names = []
+        for block in hot:
+            name = f"{block.fn_name}_o2"
+            fb = LLVMBuilder(module, name, self.layout, cc_helper, self.cache.counter_address(block.index))
+            for insn in block.insns:
+                fb.emit(insn)
+            fb.finish(block.fallthrough)
+            names.append(name)
+        addresses, _ = self.jit.compile(module, names, tier=2)
+        for block, name in zip(hot, names):
+            self.cache.replace(block, addresses[name], 2)
+
+    # ---- figures ---------------------------------------------------------------------------
+    def stats(self):
+        compiled = {tier: dict(v) for tier, v in self.jit.stats.items()}
+        executed = sum(self.cache.count(b) for b in self.cache.blocks.values())
+        return {
+            "blocks": len(self.cache.blocks),
+            "translated": self.cache.stats.translated,
+            "invalidated": self.cache.stats.invalidated,
+            "compile": compiled,
+            "dispatcher_entries": self.entries,
+            "exits": dict(self.exits),
+            "block_executions": executed,
+            "step_sites": len(self.step_sites),
+        }
+
+
+def _static_successors(insns, fallthrough):
+    """Addresses a block can reach that are known now: fallthrough and direct jump targets."""
+    last = insns[-1]
+    out = [fallthrough]
+    if last.ops and last.ops[0].kind == "imm" and last.spec.name.startswith(("j", "call", "loop")):
+        out.append(last.ops[0].value & 0xFFFFFFFF)
+    if last.spec.name == "jmp" and last.ops and last.ops[0].kind == "imm":
+        out.remove(fallthrough)
+    return out
+
+
+def run(m, budget):
+    """Engine entry point: run up to `budget` guest instructions translated."""
+    if m.translator is None:
+        m.translator = Translator(m)
+    return m.translator.run(budget)
