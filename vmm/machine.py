@@ -29,7 +29,7 @@ from .memory import PhysicalMemory
 from .x86.decoder import Decoder
 from .x86.mmu import Mmu
 from .x86.msr import MsrFile
-from .x86.state import CpuState, GPR_NAMES, SEG_NAMES, IF, set_flat_segments
+from .x86.state import CpuState, GPR_NAMES, SEG_NAMES, IF, CR0_PE, CR0_ET, set_flat_segments
 
 ENGINES = {"interp": interp_engine, "jit": jit_engine}
 SLICE = {"interp": 20_000, "jit": jit_engine.SLICE}     # instructions between wall-clock checks
@@ -75,7 +75,9 @@ class Machine:
         self.exit_code = 0
         self.stop_message = ""
         self.devices = attach_devices(self, serial)
+        # Until an image is loaded: flat 32-bit protected mode, as Unicorn's UC_MODE_32 starts.
         set_flat_segments(self.state)
+        self.state.cr[0] = CR0_PE | CR0_ET
         self.state.eflags = 0x2
 
     # ---- loading ------------------------------------------------------------------------

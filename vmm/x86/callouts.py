@@ -64,8 +64,9 @@ def _string_io(m, b, i, step):
     """ins/outs, with rep done in one callout (all iterations: ports have no page faults)."""
     count = b.reg(ECX, 32, 0) if (i.rep or i.repne) else 1
     port = b.reg(EDX, 16, 0)
+    size = next(op.w for op in i.ops if op.kind == "mem") // 8     # ops[0] is DX for outs
     for _ in range(count):
-        step(port, i.w // 8)
+        step(port, size)
     if i.rep or i.repne:
         b.set_reg(ECX, 0, 32, 0)
 

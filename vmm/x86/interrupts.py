@@ -10,8 +10,8 @@ Example:
     deliver(machine, DE, None, return_eip=insn.address)
 """
 
-from ..errors import GuestStop
-from .exceptions import name
+from ..errors import GuestFault, GuestStop
+from .exceptions import DF, name
 from .segments import load_segment
 from .semantics.stack import push_value
 from .state import CS, IF, TF
@@ -34,6 +34,16 @@ def deliver(m, vector, error_code, return_eip, detail=""):
                         f"interrupt/trap gate (type {kind:#x})", vector)
     offset = (gate & 0xFFFF) | ((gate >> 32) & 0xFFFF0000)
     selector = (gate >> 16) & 0xFFFF
+    try:
+        _enter(m, vector, error_code, return_eip, kind, offset, selector)
+    except GuestFault as nested:
+        # A fault while delivering is a double fault; vmm has no #DF handler path yet.
+        raise GuestStop(f"{name(nested.vector)} while delivering {name(vector)}{where}: "
+                        f"double fault ({nested.reason})", DF) from None
+
+
+def _enter(m, vector, error_code, return_eip, kind, offset, selector):
+    s = m.state
     b = m.builder
     old_cs = s.seg[CS].selector
     push_value(b, b.eflags(), 32)

@@ -1,0 +1,32 @@
+"""Bare-metal test guests assembled on the fly with Keystone and run on a vmm engine.
+
+Example:
+    m, result = run_asm("jit", "mov eax, 1\\ncli\\nhlt")
+    assert result.reason == "halt" and m.reg_read("eax") == 1
+"""
+
+from keystone import Ks, KS_ARCH_X86, KS_MODE_32
+
+from vmm.machine import Machine
+
+ORIGIN = 0x1000
+
+
+def assemble(src, origin=ORIGIN):
+    """Keystone bytes for `src` (Intel syntax; `;` starts a comment, which Keystone lacks)."""
+    src = "\n".join(line.split(";")[0] for line in src.splitlines())
+    encoding, _ = Ks(KS_ARCH_X86, KS_MODE_32).asm(src, origin)
+    return bytes(encoding)
+
+
+def machine_with(engine, src, memory_mb=2, origin=ORIGIN):
+    m = Machine(memory_mb=memory_mb, engine=engine)
+    m.mem_write(origin, assemble(src, origin))
+    m.reg_write("eip", origin)
+    m.reg_write("esp", 0x80000)
+    return m
+
+
+def run_asm(engine, src, max_insns=1_000_000, memory_mb=2):
+    m = machine_with(engine, src, memory_mb)
+    return m, m.run(max_insns=max_insns)

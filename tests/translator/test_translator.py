@@ -1,0 +1,109 @@
+"""The translator's own guarantees: chaining without Python, self-modifying code, cache
+invalidation, precise exceptions, batching and tiers."""
+
+from tests.asmguest import run_asm, machine_with
+
+LOOP = """
+    mov ecx, 100000
+    xor eax, eax
+top:
+    add eax, ecx
+    test ecx, 1
+    jz even
+    xor eax, 0x55
+even:
+    dec ecx
+    jnz top
+    cli
+    hlt
+"""
+
+
+def test_hot_loop_runs_without_returning_to_python():
+    m, result = run_asm("jit", LOOP)
+    assert result.reason == "halt"
+    stats = m.translator.stats()
+    # 100000 iterations of a loop of two or three blocks: blocks ran natively 200000+
+    # times while the dispatcher was entered from Python only a handful of times.
+    assert stats["block_executions"] >= 200_000
+    assert stats["dispatcher_entries"] < 20
+
+
+def test_loop_result_matches_interpreter():
+    jit, _ = run_asm("jit", LOOP)
+    interp, _ = run_asm("interp", LOOP)
+    assert jit.reg_read("eax") == interp.reg_read("eax")
+    assert jit.state.icount == interp.state.icount
+
+
+SMC = """
+    mov ecx, 5
+    xor eax, eax
+again:
+patch:
+    add eax, 1              ; 83 c0 01: the immediate byte is patched below
+    mov byte ptr [patch + 2], 10
+    dec ecx
+    jnz again
+    cli
+    hlt
+"""
+
+
+def test_self_modifying_loop(engine):
+    m, result = run_asm(engine, SMC)
+    assert result.reason == "halt"
+    assert m.reg_read("eax") == 1 + 4 * 10       # the first pass adds 1, then the patched 10
+
+
+def test_store_to_translated_page_invalidates_blocks():
+    m, _ = run_asm("jit", SMC)
+    assert m.translator.cache.stats.invalidated >= 1
+
+
+def test_write_through_api_invalidates_translation():
+    m = machine_with("jit", "mov eax, 1\ncli\nhlt")
+    m.run()
+    assert m.reg_read("eax") == 1
+    m.mem_write(0x1000, bytes([0xB8, 2, 0, 0, 0]))          # mov eax, 2
+    m.reg_write("eip", 0x1000)
+    m.run()
+    assert m.reg_read("eax") == 2
+
+
+PRECISE_DE = """
+    mov eax, 7
+    mov ebx, 9
+    push 0x1234
+    xor ecx, ecx
+    add ebx, 1
+    div ecx
+    mov eax, 99
+"""
+
+
+def test_divide_fault_is_precise(engine):
+    m, result = run_asm(engine, PRECISE_DE)
+    assert result.reason == "error" and result.fault == 0
+    div_address = 0x1000 + 5 + 5 + 5 + 2 + 3
+    assert m.reg_read("eip") == div_address
+    assert (m.reg_read("eax"), m.reg_read("ebx"), m.reg_read("esp")) == (7, 10, 0x80000 - 4)
+    assert m.state.icount == 5                    # the faulting div did not retire
+
+
+def test_out_of_ram_store_is_precise(engine):
+    m, result = run_asm(engine, "mov eax, 3\nmov ebx, 0x7fffff00\ninc eax\nmov dword ptr [ebx], eax\nmov eax, 0")
+    assert result.reason == "error" and "outside guest RAM" in result.message
+    assert m.reg_read("eax") == 4 and m.reg_read("eip") == 0x1000 + 5 + 5 + 1
+
+
+def test_hot_blocks_are_promoted_to_tier_two():
+    m, _ = run_asm("jit", LOOP)
+    tiers = {block.tier for block in m.translator.cache.blocks.values()}
+    assert 2 in tiers and m.translator.jit.stats[2]["functions"] >= 1
+
+
+def test_miss_translates_a_batch_in_one_module():
+    m, _ = run_asm("jit", LOOP)
+    stats = m.translator.jit.stats[0]
+    assert stats["functions"] >= 3 and stats["modules"] == 1
