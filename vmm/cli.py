@@ -1,6 +1,6 @@
 """The `vmm` command: run a guest, QEMU-style.
 
-    vmm run IMAGE [--engine interp] [-m MB] [--append CMDLINE]
+    vmm run IMAGE [--engine jit|interp] [--check] [-m MB] [--append CMDLINE]
                   [--serial stdio|file:PATH] [--max-insns N] [--timeout S] [--load-address ADDR]
 
 Exit status: the guest's isa-debug-exit code ((value << 1) | 1, as QEMU) when
@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from .errors import ImageError, VmmError
+from .lockstep import lockstep
 from .machine import ENGINES, Machine
 
 EXIT_BAD_IMAGE, EXIT_GUEST_DIED, EXIT_TIMEOUT = 2, 4, 124
@@ -38,12 +39,14 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a guest image (multiboot ELF, or flat binary with --load-address)")
     run.add_argument("image")
-    run.add_argument("--engine", choices=sorted(ENGINES), default="interp")
+    run.add_argument("--engine", choices=sorted(ENGINES), default="jit")
     run.add_argument("-m", "--memory", type=int, default=128, metavar="MB", help="guest RAM in MiB (default 128)")
     run.add_argument("--append", default="", metavar="CMDLINE", help="kernel command line")
     run.add_argument("--serial", type=_serial, default="stdio", help="COM1 output: stdio or file:PATH")
     run.add_argument("--max-insns", type=int, default=None, metavar="N", help="stop after N guest instructions")
     run.add_argument("--timeout", type=float, default=None, metavar="S", help="stop after S seconds")
+    run.add_argument("--check", action="store_true",
+                     help="run the translator and the interpreter in lockstep; stop at the first divergence")
     run.add_argument("--load-address", type=_int, default=None, metavar="ADDR",
                      help="load IMAGE as a flat binary at ADDR and start there")
     return parser
@@ -53,12 +56,15 @@ def run_command(args):
     if not 2 <= args.memory <= 3072:
         print(f"vmm: -m {args.memory}: guest RAM must be 2..3072 MiB", file=sys.stderr)
         return EXIT_BAD_IMAGE
-    machine = Machine(memory_mb=args.memory, engine=args.engine, serial=args.serial)
+    engine = "jit" if args.check else args.engine
+    machine = Machine(memory_mb=args.memory, engine=engine, serial=args.serial)
     try:
         machine.load(args.image, cmdline=args.append, address=args.load_address)
     except ImageError as error:
         print(f"vmm: {error}", file=sys.stderr)
         return EXIT_BAD_IMAGE
+    if args.check:
+        return check_command(args, machine)
     result = machine.run(max_insns=args.max_insns, timeout=args.timeout)
     args.serial.flush()
     print(result.summary(), file=sys.stderr)
@@ -69,6 +75,16 @@ def run_command(args):
     if result.reason == "timeout":
         return EXIT_TIMEOUT
     return 0
+
+
+def check_command(args, machine):
+    """--check: the interpreter shadows the translator; a divergence exits with status 4."""
+    shadow = Machine(memory_mb=args.memory, engine="interp", serial=None)
+    shadow.load(args.image, cmdline=args.append, address=args.load_address)
+    report = lockstep(machine, shadow, max_insns=args.max_insns)
+    args.serial.flush()
+    print(report.describe(), file=sys.stderr)
+    return EXIT_GUEST_DIED if report.divergence else 0
 
 
 def main(argv=None):

@@ -23,6 +23,7 @@ from ..memory import PAGE_SHIFT
 from ..translator.dispatch import JUMP_CACHE_BITS, jump_cache_index
 
 MAX_BLOCKS = 1 << 16
+MAX_CHAIN_SLOTS = 1 << 16
 
 
 @dataclass
@@ -60,6 +61,9 @@ class TranslationCache:
         self.jump_cache_address = ctypes.addressof(self.jump_cache)
         self.counters = (ctypes.c_uint64 * MAX_BLOCKS)()
         self.counters_address = ctypes.addressof(self.counters)
+        self.chain = (ctypes.c_uint64 * MAX_CHAIN_SLOTS)()
+        self.chain_address = ctypes.addressof(self.chain)
+        self.chain_slots = {}           # guest address -> chain slot index
         self.blocks = {}
         self.by_page = {}
         self.next_index = 0
@@ -77,6 +81,19 @@ class TranslationCache:
     def counter_address(self, index):
         return self.counters_address + 8 * index
 
+    def chain_slot_address(self, phys):
+        """Native address of the chain slot for blocks starting at `phys` (goto_tb style): a
+        predecessor jumps through it directly while it holds code, else returns to the
+        dispatcher.  None when all slots are taken."""
+        index = self.chain_slots.get(phys)
+        if index is None:
+            if len(self.chain_slots) >= MAX_CHAIN_SLOTS:
+                return None
+            index = self.chain_slots[phys] = len(self.chain_slots)
+            block = self.blocks.get(phys)
+            self.chain[index] = block.fn_address if block else 0
+        return self.chain_address + 8 * index
+
     def insert(self, block):
         self.blocks[block.phys] = block
         for page in block.pages:
@@ -87,6 +104,9 @@ class TranslationCache:
     def _publish(self, block):
         slot = self.jump_cache[jump_cache_index(block.phys)]
         slot.tag, slot.fn = block.phys + 1, block.fn_address
+        index = self.chain_slots.get(block.phys)
+        if index is not None:
+            self.chain[index] = block.fn_address
 
     def replace(self, block, fn_address, tier):
         """Point a block at recompiled code (tier-up)."""
@@ -116,6 +136,9 @@ class TranslationCache:
             slot = self.jump_cache[jump_cache_index(phys)]
             if slot.tag == phys + 1:
                 slot.tag, slot.fn = 0, 0
+            index = self.chain_slots.get(phys)
+            if index is not None:
+                self.chain[index] = 0          # unlink: predecessors fall back to the dispatcher
             for other in block.pages:
                 if other != page:
                     self.by_page.get(other, set()).discard(phys)
@@ -123,6 +146,8 @@ class TranslationCache:
     def flush(self):
         """Drop everything (the counter array is full, or the CPU mode changed)."""
         ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
+        ctypes.memset(self.chain, 0, ctypes.sizeof(self.chain))
+        self.chain_slots.clear()
         self.stats.invalidated += len(self.blocks)
         self.blocks.clear()
         self.by_page.clear()

@@ -113,7 +113,7 @@ class Translator:
             fb = LLVMBuilder(module, name, self.layout, cc_helper, self.cache.counter_address(index))
             for insn in insns:
                 fb.emit(insn)
-            fb.finish(fallthrough)
+            fb.finish(fallthrough, self.cache.chain_slot_address)
             blocks.append(Block(addr, insns, fallthrough, index, name, tier=tier, ir=str(fb.fn)))
         addresses, _ = self.jit.compile(module, [b.fn_name for b in blocks], tier=tier)
         for block in blocks:
@@ -134,7 +134,7 @@ class Translator:
             fb = LLVMBuilder(module, name, self.layout, cc_helper, self.cache.counter_address(block.index))
             for insn in block.insns:
                 fb.emit(insn)
-            fb.finish(block.fallthrough)
+            fb.finish(block.fallthrough, self.cache.chain_slot_address)
             names.append(name)
         addresses, _ = self.jit.compile(module, names, tier=2)
         for block, name in zip(hot, names):

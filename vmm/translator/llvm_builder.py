@@ -194,10 +194,35 @@ class LLVMBuilder(IRArith, Builder):
         self.done += 1
         return self.target is not None
 
-    def finish(self, fallthrough):
-        """Close the block: write state back, EIP = jump target or `fallthrough`."""
+    def finish(self, fallthrough, chain_slot=None):
+        """Close the block: write state back, EIP = jump target or `fallthrough`, then chain.
+
+        For each successor known now (a constant EIP, or a select between two constants as
+        a jcc makes), `chain_slot(address)` gives a native slot holding that block's code
+        address or 0; the block tail-calls through it, so translated code runs block to
+        block without the dispatcher (QEMU goto_tb).  Anything else returns CONTINUE."""
         eip = self.target if self.target is not None else self.const(fallthrough, 32)
         self._write_back(self.values, self.dirty, self.cc, self.cc_dirty, eip, self.done)
+        slots = [(t, chain_slot(t)) for t in _constant_targets(eip)] if chain_slot else []
+        slots = [(t, slot) for t, slot in slots if slot is not None]
+        if not slots:
+            self.ir.ret(ir.Constant(INT[32], CONTINUE))
+            return
+        back = self.fn.append_basic_block("to_dispatcher")
+        switch = self.ir.switch(eip, back)
+        block_type = ir.FunctionType(INT[32], [I8P])
+        for target, slot in slots:
+            bb = self.fn.append_basic_block(f"chain_{target:x}")
+            switch.add_case(ir.Constant(INT[32], target), bb)
+            self.ir.position_at_end(bb)
+            code = self.ir.load(self.ir.inttoptr(self.const(slot, 64), I8P), typ=INT[64])
+            linked = self.fn.append_basic_block(f"linked_{target:x}")
+            self.ir.cbranch(self.ne(code, self.const(0, 64), 64), linked, back)
+            self.ir.position_at_end(linked)
+            result = self.ir.call(self.ir.inttoptr(code, block_type.as_pointer()), [self.state_ptr],
+                                  tail="musttail")
+            self.ir.ret(result)
+        self.ir.position_at_end(back)
         self.ir.ret(ir.Constant(INT[32], CONTINUE))
 
     # ---- lazy flags ------------------------------------------------------------------------
@@ -214,6 +239,18 @@ class LLVMBuilder(IRArith, Builder):
 
     def flag_dynamic(self, name):
         return flags.bit(self, self.compute_all_dynamic(), FLAG_BITS[name], 32)
+
+
+def _constant_targets(eip):
+    """The constant values an EIP expression can take: one constant, or both arms of a
+    select between constants (a jcc); otherwise none."""
+    if isinstance(eip, ir.Constant):
+        return [eip.constant]
+    if isinstance(eip, ir.SelectInstr):
+        arms = eip.operands[1:]
+        if all(isinstance(arm, ir.Constant) for arm in arms):
+            return sorted({arm.constant for arm in arms})
+    return []
 
 
 def cc_helper_for(module):
