@@ -49,7 +49,37 @@ def build_parser():
                      help="run the translator and the interpreter in lockstep; stop at the first divergence")
     run.add_argument("--load-address", type=_int, default=None, metavar="ADDR",
                      help="load IMAGE as a flat binary at ADDR and start there")
+    ins = sub.add_parser("inspect", help="show how the translator rewrote a guest, block by block")
+    ins.add_argument("image")
+    where = ins.add_mutually_exclusive_group()
+    where.add_argument("--at", type=_int, metavar="ADDR", help="translate the block at ADDR without running")
+    where.add_argument("--run", type=int, metavar="N", help="run N instructions first (default: until the guest stops)")
+    ins.add_argument("--append", default="", metavar="CMDLINE")
+    ins.add_argument("-m", "--memory", type=int, default=128, metavar="MB")
+    ins.add_argument("--top", type=int, default=10, metavar="K", help="show the K hottest blocks (default 10)")
+    ins.add_argument("--html", metavar="OUT.html", help="also write a self-contained HTML report")
+    ins.add_argument("--no-ir", action="store_true", help="terminal view without LLVM IR")
     return parser
+
+
+def inspect_command(args):
+    from rich.console import Console
+    from .inspect import inspect_image
+    from .inspect.html import render_html
+    from .inspect.terminal import render
+    try:
+        machine, views = inspect_image(args.image, at=args.at, run=args.run, memory_mb=args.memory,
+                                       cmdline=args.append, limit=None if args.html else args.top)
+    except ImageError as error:
+        print(f"vmm: {error}", file=sys.stderr)
+        return EXIT_BAD_IMAGE
+    render(views[:args.top], Console(stderr=False), show_ir=not args.no_ir)
+    if args.html:
+        summary = f"{machine.state.icount} guest instructions; {len(views)} live blocks"
+        with open(args.html, "w") as out:
+            out.write(render_html(views, title=f"vmm inspect {args.image}", summary=summary))
+        print(f"vmm: wrote {args.html} ({len(views)} blocks)", file=sys.stderr)
+    return 0
 
 
 def run_command(args):
@@ -90,7 +120,7 @@ def check_command(args, machine):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return run_command(args)
+        return inspect_command(args) if args.command == "inspect" else run_command(args)
     except VmmError as error:                  # anything else we anticipated: one line, no traceback
         print(f"vmm: {error}", file=sys.stderr)
         return EXIT_GUEST_DIED

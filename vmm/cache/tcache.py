@@ -35,7 +35,6 @@ class Block:
     fn_name: str
     fn_address: int = 0
     tier: int = 0
-    ir: str = ""                    # the block's LLVM IR as generated (before optimisation)
 
     @property
     def pages(self):
@@ -80,6 +79,11 @@ class TranslationCache:
 
     def counter_address(self, index):
         return self.counters_address + 8 * index
+
+    def existing_chain_slot(self, phys):
+        """The chain slot address for `phys` if one was allocated, else None (no allocation)."""
+        index = self.chain_slots.get(phys)
+        return None if index is None else self.chain_address + 8 * index
 
     def chain_slot_address(self, phys):
         """Native address of the chain slot for blocks starting at `phys` (goto_tb style): a

@@ -49,6 +49,7 @@ class Translator:
         self.step_sites = set()      # addresses whose first instruction the monitor runs
         self.entries = 0             # dispatcher calls (= returns to Python)
         self.exits = {MISS: 0, STEP: 0, BUDGET: 0}
+        self.step_counts = {}        # address -> times the monitor ran that instruction
         self.module_count = 0
 
     # ---- running ---------------------------------------------------------------------------
@@ -65,8 +66,10 @@ class Translator:
             self.exits[code] = self.exits.get(code, 0) + 1
             if code == MISS:
                 if s.eip in self.step_sites or not self._refill_or_translate(s.eip):
+                    self.step_counts[s.eip] = self.step_counts.get(s.eip, 0) + 1
                     interp.run(m, 1)
             elif code == STEP:
+                self.step_counts[s.eip] = self.step_counts.get(s.eip, 0) + 1
                 interp.run(m, 1)
         self.tier_up()
         return s.icount - start
@@ -102,19 +105,27 @@ class Translator:
             self.cache.insert(block)
         return phys in self.cache.blocks
 
-    def _compile(self, planned, tier):
+    def emit_block(self, module, cc_helper, name, insns, fallthrough, index, chain_slot):
+        """Lower one block's instructions into `module` as function `name`; return its builder."""
+        fb = LLVMBuilder(module, name, self.layout, cc_helper, self.cache.counter_address(index))
+        for insn in insns:
+            fb.emit(insn)
+        fb.finish(fallthrough, chain_slot)
+        return fb
+
+    def _new_module(self):
         self.module_count += 1
         module = ir.Module(name=f"tc{self.module_count}")
-        cc_helper = cc_helper_for(module)
+        return module, cc_helper_for(module)
+
+    def _compile(self, planned, tier):
+        module, cc_helper = self._new_module()
         blocks = []
         for addr, insns, fallthrough in planned:
             index = self.cache.new_index()
             name = f"b_{addr:08x}_{self.module_count}"
-            fb = LLVMBuilder(module, name, self.layout, cc_helper, self.cache.counter_address(index))
-            for insn in insns:
-                fb.emit(insn)
-            fb.finish(fallthrough, self.cache.chain_slot_address)
-            blocks.append(Block(addr, insns, fallthrough, index, name, tier=tier, ir=str(fb.fn)))
+            self.emit_block(module, cc_helper, name, insns, fallthrough, index, self.cache.chain_slot_address)
+            blocks.append(Block(addr, insns, fallthrough, index, name, tier=tier))
         addresses, _ = self.jit.compile(module, [b.fn_name for b in blocks], tier=tier)
         for block in blocks:
             block.fn_address = addresses[block.fn_name]
@@ -125,17 +136,11 @@ class Translator:
         hot = [b for b in self.cache.blocks.values() if b.tier == 0 and self.cache.count(b) >= HOT]
         if not hot:
             return
-        self.module_count += 1
-        module = ir.Module(name=f"tc{self.module_count}")
-        cc_helper = cc_helper_for(module)
-        names = []
-        for block in hot:
-            name = f"{block.fn_name}_o2"
-            fb = LLVMBuilder(module, name, self.layout, cc_helper, self.cache.counter_address(block.index))
-            for insn in block.insns:
-                fb.emit(insn)
-            fb.finish(block.fallthrough, self.cache.chain_slot_address)
-            names.append(name)
+        module, cc_helper = self._new_module()
+        names = [f"{block.fn_name}_o2" for block in hot]
+        for block, name in zip(hot, names):
+            self.emit_block(module, cc_helper, name, block.insns, block.fallthrough, block.index,
+                            self.cache.chain_slot_address)
         addresses, _ = self.jit.compile(module, names, tier=2)
         for block, name in zip(hot, names):
             self.cache.replace(block, addresses[name], 2)

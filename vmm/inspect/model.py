@@ -1,0 +1,103 @@
+"""The inspector's data: one BlockView per translated block, hottest first.
+
+Each view holds the guest instructions with their rewrite class and the
+rule's reason, the block's LLVM IR as generated and after the -O2 pipeline,
+the host x86-64 code it runs as, and run-time figures: executions (the
+block's native counter), its static successors (chaining links) and the
+callout the block hands over to, with how often the monitor ran it.
+
+Example:
+    m = Machine(engine="jit"); m.load("examples/images/bench.elf"); m.run(max_insns=10**6)
+    for view in inspect_machine(m)[:3]:
+        print(view.address, view.executions, [i.cls for i in view.insns])
+"""
+
+from dataclasses import dataclass, field
+
+from llvmlite import ir
+
+from ..machine import Machine
+from ..translator import engine as jit_engine
+from ..translator.llvm_builder import cc_helper_for
+from ..translator.rules import decide
+from ..cache.tcache import Block
+from .hostcode import host_disassembly, optimized_ir
+
+
+@dataclass
+class InsnView:
+    address: int
+    text: str
+    raw: str
+    cls: str
+    reason: str
+
+
+@dataclass
+class BlockView:
+    address: int
+    tier: int
+    executions: int
+    insns: list
+    successors: list
+    callout: dict = field(default_factory=dict)      # {"address", "text", "cls", "count"} or {}
+    ir_before: str = ""
+    ir_after: str = ""
+    host: list = field(default_factory=list)
+
+
+def _block_module(translator, block):
+    """A fresh module holding just this block, emitted exactly as the translator does."""
+    module = ir.Module(name=f"inspect_{block.phys:x}")
+    translator.emit_block(module, cc_helper_for(module), block.fn_name, block.insns, block.fallthrough,
+                          block.index, translator.cache.existing_chain_slot)
+    return str(module)
+
+
+def _successors(block):
+    last = block.insns[-1]
+    out = []
+    if last.ops and last.ops[0].kind == "imm" and last.spec.ends_block:
+        out.append(last.ops[0].value & 0xFFFFFFFF)
+    if last.spec.name != "jmp":
+        out.append(block.fallthrough)
+    return out
+
+
+def view_block(translator, block, detail=True):
+    insns = [InsnView(i.address, i.text(), i.raw.hex(), decide(i).cls, decide(i).reason) for i in block.insns]
+    view = BlockView(block.phys, block.tier, translator.cache.count(block), insns, _successors(block))
+    nxt = translator.m.decoder.decode(block.fallthrough) if block.fallthrough < translator.m.memory.size else None
+    if nxt is not None and not decide(nxt).translated:
+        view.callout = {"address": nxt.address, "text": nxt.text(), "cls": decide(nxt).cls,
+                        "reason": decide(nxt).reason, "count": translator.step_counts.get(nxt.address, 0)}
+    if detail:
+        text = _block_module(translator, block)
+        view.ir_before = text
+        view.ir_after = optimized_ir(translator.jit, text)
+        view.host = host_disassembly(translator.jit, text, block.fn_name, block.tier)
+    return view
+
+
+def inspect_machine(machine, detail=True, limit=None):
+    """Views of every live translated block of a jit machine, hottest first."""
+    translator = machine.translator
+    if translator is None:
+        return []
+    blocks = sorted(translator.cache.blocks.values(), key=lambda b: (-translator.cache.count(b), b.phys))
+    return [view_block(translator, b, detail) for b in blocks[:limit]]
+
+
+def inspect_image(path, at=None, run=None, memory_mb=128, cmdline="", limit=None):
+    """Load an image and either translate the block at `at` (no run) or run `run` instructions
+    (None: until the guest stops); return (machine, views)."""
+    machine = Machine(memory_mb=memory_mb, engine="jit")
+    machine.load(path, cmdline=cmdline)
+    if at is not None:
+        machine.translator = machine.translator or jit_engine.Translator(machine)
+        machine.translator.translate(at)
+        views = [view_block(machine.translator, machine.translator.cache.blocks[at])] \
+            if at in machine.translator.cache.blocks else []
+        return machine, views
+    machine.run(max_insns=run)
+    return machine, inspect_machine(machine, limit=limit)
