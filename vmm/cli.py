@@ -59,7 +59,29 @@ def build_parser():
     ins.add_argument("--top", type=int, default=10, metavar="K", help="show the K hottest blocks (default 10)")
     ins.add_argument("--html", metavar="OUT.html", help="also write a self-contained HTML report")
     ins.add_argument("--no-ir", action="store_true", help="terminal view without LLVM IR")
+    bench = sub.add_parser("bench", help="compare vmm's engines with QEMU, Unicorn and native code")
+    bench.add_argument("--sizes", default="200,2000", help="bench guest iteration counts (default 200,2000)")
+    bench.add_argument("--interp-iters", type=int, default=20, help="iterations for the interpreter run")
+    bench.add_argument("--micro-n", type=int, default=200_000, help="nanobenchmark iterations")
+    bench.add_argument("--json", default="bench-results.json", metavar="PATH")
+    bench.add_argument("--chart", default="bench-results.png", metavar="PATH")
     return parser
+
+
+def bench_command(args):
+    from rich.console import Console
+    from .bench.harness import run_suite
+    from .bench.report import print_report, write_chart, write_json
+    console = Console()
+    sizes = tuple(int(x) for x in args.sizes.split(","))
+    with console.status("benchmarking") as status:
+        results = run_suite(sizes=sizes, interp_iters=args.interp_iters, micro_n=args.micro_n,
+                            progress=lambda msg: status.update(f"benchmarking: {msg}"))
+    print_report(results, console)
+    write_json(results, args.json)
+    write_chart(results, args.chart)
+    console.print(f"wrote {args.json} and {args.chart}")
+    return 0
 
 
 def inspect_command(args):
@@ -120,7 +142,8 @@ def check_command(args, machine):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return inspect_command(args) if args.command == "inspect" else run_command(args)
+        commands = {"run": run_command, "inspect": inspect_command, "bench": bench_command}
+        return commands[args.command](args)
     except VmmError as error:                  # anything else we anticipated: one line, no traceback
         print(f"vmm: {error}", file=sys.stderr)
         return EXIT_GUEST_DIED

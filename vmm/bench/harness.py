@@ -1,0 +1,111 @@
+"""Run the workload set on vmm's engines and on the peers, side by side, in one process.
+
+Every figure is measured in this run; ratios are computed from these measurements only.
+Guest instruction counts come from vmm (the guest is deterministic, so a peer running the
+same image executes the same instructions).
+
+Example:
+    results = run_suite(sizes=(10, 100), micro_n=20_000, progress=print)
+    results["guest"][0]["mips"]
+"""
+
+import io
+import platform
+import time
+
+from ..machine import Machine
+from . import peers
+from .workloads import BENCH_IMAGE, MICRO, ORIGIN
+
+INTERP_SHARE = 0.02          # the interpreter runs this share of each nanobenchmark's count
+
+
+def _translator_figures(m, seconds):
+    t = m.translator
+    if t is None:
+        return {}
+    stats = t.stats()
+    compiled = stats["compile"]
+    blocks = compiled[0]["functions"]
+    compile_s = compiled[0]["seconds"] + compiled[2]["seconds"]
+    return {
+        "blocks_compiled": blocks,
+        "blocks_tier2": compiled[2]["functions"] - 1,             # minus the dispatcher
+        "compile_ms_per_block_tier0": 1e3 * compiled[0]["seconds"] / blocks if blocks else 0.0,
+        "compile_ms_per_block_tier2": (1e3 * compiled[2]["seconds"] / max(compiled[2]["functions"], 1)),
+        "compile_share": compile_s / seconds if seconds else 0.0,
+        "block_executions": stats["block_executions"],
+        "python_reentries": stats["dispatcher_entries"],
+        "monitor_steps": stats["exits"].get(3, 0),
+        "cache_blocks": stats["blocks"],
+    }
+
+
+def vmm_guest(engine, iters, memory_mb=128):
+    serial = io.BytesIO()
+    m = Machine(memory_mb=memory_mb, engine=engine, serial=serial)
+    m.load(str(BENCH_IMAGE), cmdline=f"iters={iters}")
+    start = time.perf_counter()
+    result = m.run()
+    seconds = time.perf_counter() - start
+    row = {"engine": f"vmm-{engine}", "iters": iters, "seconds": seconds, "instructions": result.instructions,
+           "checksum": peers._checksum(serial.getvalue()), "exit": result.reason}
+    row.update(_translator_figures(m, seconds))
+    return row
+
+
+def vmm_micro(engine, code):
+    m = Machine(memory_mb=2, engine=engine)
+    m.mem_write(ORIGIN, code)
+    m.reg_write("eip", ORIGIN)
+    start = time.perf_counter()
+    result = m.run()
+    return time.perf_counter() - start, result.instructions
+
+
+def _peer(fn, *args):
+    try:
+        return fn(*args), None
+    except peers.Missing as missing:
+        return None, str(missing)
+
+
+def run_suite(sizes=(100, 1000), interp_iters=10, micro_n=100_000, progress=lambda msg: None):
+    """Measure everything; returns a dict ready for the report (and JSON)."""
+    missing = {}
+    guest = []
+    for iters in sizes:
+        progress(f"bench guest iters={iters}: vmm-jit")
+        jit = vmm_guest("jit", iters)
+        guest.append(jit)
+        for name, fn in (("qemu", peers.qemu_guest), ("unicorn", peers.unicorn_guest), ("native", peers.native_guest)):
+            progress(f"bench guest iters={iters}: {name}")
+            measured, why = _peer(fn, iters)
+            if why:
+                missing[name] = why
+                continue
+            seconds, checksum = measured
+            guest.append({"engine": name, "iters": iters, "seconds": seconds, "checksum": checksum,
+                          "instructions": jit["instructions"]})
+    progress(f"bench guest iters={interp_iters}: vmm-interp")
+    guest.append(vmm_guest("interp", interp_iters))
+    measured, why = _peer(peers.qemu_guest, 1)
+    qemu_startup = measured[0] if measured else None
+    for row in guest:
+        row["mips"] = row["instructions"] / row["seconds"] / 1e6 if row["seconds"] else 0.0
+    micro = []
+    for name, work in MICRO.items():
+        progress(f"nanobenchmark {name}")
+        n_interp = max(1, int(micro_n * INTERP_SHARE))
+        row = {"name": name, "rewrite": work.rewrite, "n": micro_n}
+        for engine, n in (("jit", micro_n), ("interp", n_interp)):
+            seconds, _ = vmm_micro(engine, work.assemble(n))
+            row[f"vmm-{engine}_ns"] = 1e9 * seconds / n
+        if name == "div0":
+            row["unicorn_ns"] = None          # Unicorn hands exceptions to hooks, not the guest IDT
+        else:
+            measured, why = _peer(peers.unicorn_micro, work.assemble(micro_n))
+            row["unicorn_ns"] = 1e9 * measured / micro_n if measured is not None else None
+        micro.append(row)
+    return {"host": platform.platform(), "python": platform.python_version(), "guest": guest,
+            "micro": micro, "missing": missing, "qemu_startup_s": qemu_startup, "when": time.strftime("%Y-%m-%d %H:%M")}

@@ -1,0 +1,105 @@
+"""The benchmark report: a terminal table (rich), a JSON file and a PNG chart (matplotlib).
+
+Ratios are computed here from one run's measurements: the translator against the
+interpreter (by guest MIPS, as the interpreter runs a smaller size), against each peer at the
+same size, and QEMU both with and without its start-up time.
+
+Example:
+    results = run_suite(); print_report(results, Console()); write_json(results, "out.json")
+"""
+
+import json
+
+from rich.table import Table
+
+
+def _by(results, engine, iters):
+    return next((r for r in results["guest"] if r["engine"] == engine and r["iters"] == iters), None)
+
+
+def ratios(results):
+    """Per size: jit MIPS, speedups and peer ratios (>1 means vmm is faster)."""
+    out = []
+    interp = next(r for r in results["guest"] if r["engine"] == "vmm-interp")
+    for jit in (r for r in results["guest"] if r["engine"] == "vmm-jit"):
+        row = {"iters": jit["iters"], "jit_mips": jit["mips"], "speedup_vs_interp": jit["mips"] / interp["mips"]}
+        for peer in ("qemu", "unicorn", "native"):
+            other = _by(results, peer, jit["iters"])
+            row[f"vs_{peer}"] = other["seconds"] / jit["seconds"] if other else None
+        qemu = _by(results, "qemu", jit["iters"])
+        if qemu and results.get("qemu_startup_s") is not None:
+            steady = qemu["seconds"] - results["qemu_startup_s"]
+            row["vs_qemu_steady"] = steady / jit["seconds"] if steady > 0 else None
+        out.append(row)
+    return out
+
+
+def _fmt(value, spec="{:.2f}"):
+    return "-" if value is None else spec.format(value)
+
+
+def print_report(results, console):
+    guest = Table(title="bench guest: wall time, guest MIPS, checksum")
+    for column in ("engine", "iters", "instructions", "seconds", "MIPS", "checksum", "blocks", "compile ms/block",
+                   "compile share", "block runs / Python re-entries"):
+        guest.add_column(column, justify="right")
+    for r in results["guest"]:
+        reentries = r.get("python_reentries")
+        chain = f"{r['block_executions']} / {reentries}" if reentries is not None else "-"
+        guest.add_row(r["engine"], str(r["iters"]), str(r["instructions"]), f"{r['seconds']:.3f}", f"{r['mips']:.1f}",
+                      str(r.get("checksum")), str(r.get("blocks_compiled", "-")),
+                      _fmt(r.get("compile_ms_per_block_tier0")), _fmt(r.get("compile_share"), "{:.1%}"), chain)
+    console.print(guest)
+    table = Table(title="vmm translator ratios (>1: vmm faster)")
+    for column in ("iters", "jit MIPS", "vs interp", "vs qemu", "vs qemu steady", "vs unicorn", "vs native"):
+        table.add_column(column, justify="right")
+    for r in ratios(results):
+        table.add_row(str(r["iters"]), f"{r['jit_mips']:.1f}", f"{r['speedup_vs_interp']:.0f}x",
+                      _fmt(r["vs_qemu"]), _fmt(r.get("vs_qemu_steady")), _fmt(r["vs_unicorn"]), _fmt(r["vs_native"]))
+    console.print(table)
+    micro = Table(title="nanobenchmarks: ns per iteration")
+    for column in ("workload", "rewrite class", "vmm-jit", "vmm-interp", "unicorn"):
+        micro.add_column(column, justify="right")
+    for r in results["micro"]:
+        micro.add_row(r["name"], r["rewrite"], _fmt(r["vmm-jit_ns"], "{:.1f}"), _fmt(r["vmm-interp_ns"], "{:.0f}"),
+                      _fmt(r["unicorn_ns"], "{:.1f}"))
+    console.print(micro)
+    for peer, why in results["missing"].items():
+        console.print(f"[yellow]peer {peer} missing:[/] {why}")
+
+
+def write_json(results, path):
+    with open(path, "w") as out:
+        json.dump(results | {"ratios": ratios(results)}, out, indent=2)
+
+
+def write_chart(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sizes = sorted({r["iters"] for r in results["guest"] if r["engine"] == "vmm-jit"})
+    engines = ["vmm-jit", "qemu", "native", "unicorn", "vmm-interp"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for k, engine in enumerate(engines):
+        rows = [r for r in results["guest"] if r["engine"] == engine]
+        if not rows:
+            continue
+        left.bar([f"{r['iters']}" if engine != "vmm-interp" else f"{r['iters']}*" for r in rows],
+                 [r["mips"] for r in rows], label=engine, alpha=0.8)
+    left.set_yscale("log")
+    left.set_ylabel("guest MIPS (log)")
+    left.set_xlabel("bench iterations (* interpreter size)")
+    left.set_title("bench guest throughput")
+    left.legend()
+    names = [r["name"] for r in results["micro"]]
+    for k, column in enumerate(("vmm-jit_ns", "unicorn_ns", "vmm-interp_ns")):
+        values = [r[column] or 0 for r in results["micro"]]
+        right.bar([x + 0.27 * k for x in range(len(names))], values, width=0.27, label=column[:-3])
+    right.set_xticks([x + 0.27 for x in range(len(names))], names)
+    right.set_yscale("log")
+    right.set_ylabel("ns per iteration (log)")
+    right.set_title("nanobenchmarks")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
