@@ -23,34 +23,33 @@ def _carry_in(b, w):
     return b.zext(b.flag("CF"), 1, w)
 
 
-def add(b, i):
+def _arith(b, i, op, combine, with_carry):
+    """add/adc/sub/sbb: dst <- dst (+|-) src [(+|-) CF], flags recorded lazily as `op`."""
     dst, addr, a, c = _operands(b, i)
-    r = b.add(a, c, dst.w)
+    fn = getattr(b, combine)
+    r = fn(a, c, dst.w)
+    cin = None
+    if with_carry:
+        cin = _carry_in(b, dst.w)
+        r = fn(r, cin, dst.w)
     write(b, dst, r, addr)
-    b.set_cc(F.ADD, dst.w, r, c)
+    b.set_cc(op, dst.w, r, c, cin)
+
+
+def add(b, i):
+    _arith(b, i, F.ADD, "add", False)
 
 
 def adc(b, i):
-    dst, addr, a, c = _operands(b, i)
-    cin = _carry_in(b, dst.w)
-    r = b.add(b.add(a, c, dst.w), cin, dst.w)
-    write(b, dst, r, addr)
-    b.set_cc(F.ADC, dst.w, r, c, cin)
+    _arith(b, i, F.ADC, "add", True)
 
 
 def sub(b, i):
-    dst, addr, a, c = _operands(b, i)
-    r = b.sub(a, c, dst.w)
-    write(b, dst, r, addr)
-    b.set_cc(F.SUB, dst.w, r, c)
+    _arith(b, i, F.SUB, "sub", False)
 
 
 def sbb(b, i):
-    dst, addr, a, c = _operands(b, i)
-    cin = _carry_in(b, dst.w)
-    r = b.sub(b.sub(a, c, dst.w), cin, dst.w)
-    write(b, dst, r, addr)
-    b.set_cc(F.SBB, dst.w, r, c, cin)
+    _arith(b, i, F.SBB, "sub", True)
 
 
 def cmp(b, i):

@@ -67,26 +67,30 @@ def movs(b, i):
     _finish(b, i)
 
 
-def cmps(b, i):
+def _compare(b, i, from_memory):
+    """cmps (ESI operand vs EDI operand) or scas (accumulator vs EDI operand)."""
     w = i.w
     _begin(b, i)
-    src, si = _pointer(b, i, ESI, _source_seg(i))
+    if from_memory:
+        src, si = _pointer(b, i, ESI, _source_seg(i))
+        a = b.load(src, w)
+    else:
+        a = b.reg(EAX, w, 0)
     dst, di = _pointer(b, i, EDI, ES)
-    a, c = b.load(src, w), b.load(dst, w)
-    _advance(b, i, ESI, si, w)
+    c = b.load(dst, w)
+    if from_memory:
+        _advance(b, i, ESI, si, w)
     _advance(b, i, EDI, di, w)
     b.set_cc(F.SUB, w, b.sub(a, c, w), c)
     _finish(b, i, zf_matters=True)
+
+
+def cmps(b, i):
+    _compare(b, i, True)
 
 
 def scas(b, i):
-    w = i.w
-    _begin(b, i)
-    dst, di = _pointer(b, i, EDI, ES)
-    a, c = b.reg(EAX, w, 0), b.load(dst, w)
-    _advance(b, i, EDI, di, w)
-    b.set_cc(F.SUB, w, b.sub(a, c, w), c)
-    _finish(b, i, zf_matters=True)
+    _compare(b, i, False)
 
 
 def lods(b, i):
