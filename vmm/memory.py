@@ -5,11 +5,12 @@ translated code can use directly (`host_address`).  No access through this
 class can reach host memory outside the buffer: an address or length that
 falls outside RAM raises `MemoryAccessError` naming the address.
 
-Pages that hold decoded or translated code are marked (`mark_code`) in a
-Python set and in `code_map`, one native byte per page that translated code
-tests before each store.  A write to such a page calls every `on_code_write`
-listener (the decode cache and the translation cache drop what they hold for
-it) before it returns.
+Granules (64 bytes) that hold decoded or translated code are marked
+(`mark_code`) in a Python set and in `code_map`, one native byte per granule
+that translated code tests before each store.  A write to such a granule calls
+every `on_code_write` listener with the granule number (the decode cache and
+the translation cache drop what they hold there) before it returns.  Granules
+rather than pages keep stores to data that shares a page with code fast.
 
 Example:
     mem = PhysicalMemory(16 << 20)
@@ -26,6 +27,7 @@ from .errors import MemoryAccessError
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
+CODE_SHIFT = 6          # code is tracked per 64-byte granule, so data next to code stays fast
 
 _UNPACK = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
 
@@ -41,13 +43,13 @@ class PhysicalMemory:
         self._anchor = ctypes.c_char.from_buffer(self.buf)   # pins the mapping
         self.host_address = ctypes.addressof(self._anchor)
         self.code_pages = set()
-        self.code_map = (ctypes.c_uint8 * (size >> PAGE_SHIFT))()
+        self.code_map = (ctypes.c_uint8 * (size >> CODE_SHIFT))()
         self.on_code_write = []
 
-    def mark_code(self, page):
-        """Note that `page` holds decoded code: writes to it must invalidate."""
-        self.code_pages.add(page)
-        self.code_map[page] = 1
+    def mark_code(self, granule):
+        """Note that `granule` holds decoded code: writes to it must invalidate."""
+        self.code_pages.add(granule)
+        self.code_map[granule] = 1
 
     def check(self, addr, length):
         """Raise MemoryAccessError unless [addr, addr+length) lies inside RAM."""
@@ -79,10 +81,10 @@ class PhysicalMemory:
             self._code_written(addr, size)
 
     def _code_written(self, addr, length):
-        first, last = addr >> PAGE_SHIFT, (addr + length - 1) >> PAGE_SHIFT
-        for page in range(first, last + 1):
-            if page in self.code_pages:
-                self.code_pages.discard(page)
-                self.code_map[page] = 0
+        first, last = addr >> CODE_SHIFT, (addr + length - 1) >> CODE_SHIFT
+        for granule in range(first, last + 1):
+            if granule in self.code_pages:
+                self.code_pages.discard(granule)
+                self.code_map[granule] = 0
                 for listener in self.on_code_write:
-                    listener(page)
+                    listener(granule)

@@ -6,8 +6,8 @@ join the key with paging).  The jump cache is a native direct-mapped table
 (tag = phys + 1, function address) that the native dispatcher reads, so a hot
 loop over many blocks never returns to Python.  A write to a page holding
 translated code drops every block on that page and its jump-cache slots
-before the next guest instruction (`invalidate_page`, a PhysicalMemory
-listener).  Each block has a native execution counter, used for tier-up and
+before the next guest instruction (`invalidate`, a PhysicalMemory listener,
+per 64-byte code granule).  Each block has a native execution counter, used for tier-up and
 shown by the inspector.
 
 Example:
@@ -19,7 +19,7 @@ Example:
 import ctypes
 from dataclasses import dataclass, field
 
-from ..memory import PAGE_SHIFT
+from ..memory import CODE_SHIFT
 from ..translator.dispatch import JUMP_CACHE_BITS, jump_cache_index
 
 MAX_BLOCKS = 1 << 16
@@ -37,9 +37,10 @@ class Block:
     tier: int = 0
 
     @property
-    def pages(self):
-        last = self.insns[-1]
-        return range(self.phys >> PAGE_SHIFT, ((last.address + last.size - 1) >> PAGE_SHIFT) + 1)
+    def granules(self):
+        """The 64-byte code granules the block's instructions occupy."""
+        return sorted({g for i in self.insns for g in range(i.address >> CODE_SHIFT,
+                                                            ((i.address + i.size - 1) >> CODE_SHIFT) + 1)})
 
 
 class _Slot(ctypes.Structure):
@@ -51,7 +52,7 @@ class CacheStats:
     translated: int = 0
     invalidated: int = 0
     flushes: int = 0
-    page_invalidations: int = 0
+    granule_invalidations: int = 0
 
 
 class TranslationCache:
@@ -64,10 +65,10 @@ class TranslationCache:
         self.chain_address = ctypes.addressof(self.chain)
         self.chain_slots = {}           # guest address -> chain slot index
         self.blocks = {}
-        self.by_page = {}
+        self.by_granule = {}
         self.next_index = 0
         self.stats = CacheStats()
-        memory.on_code_write.append(self.invalidate_page)
+        memory.on_code_write.append(self.invalidate)
 
     def new_index(self):
         """A fresh counter slot; None when the counter array is full (time to flush)."""
@@ -100,8 +101,8 @@ class TranslationCache:
 
     def insert(self, block):
         self.blocks[block.phys] = block
-        for page in block.pages:
-            self.by_page.setdefault(page, set()).add(block.phys)
+        for granule in block.granules:
+            self.by_granule.setdefault(granule, set()).add(block.phys)
         self._publish(block)
         self.stats.translated += 1
 
@@ -128,10 +129,11 @@ class TranslationCache:
     def count(self, block):
         return self.counters[block.index]
 
-    def invalidate_page(self, page):
-        phys_set = self.by_page.pop(page, ())
+    def invalidate(self, granule):
+        """A store hit code in `granule`: drop the blocks there and unlink them."""
+        phys_set = self.by_granule.pop(granule, ())
         if phys_set:
-            self.stats.page_invalidations += 1
+            self.stats.granule_invalidations += 1
         for phys in phys_set:
             block = self.blocks.pop(phys, None)
             if block is None:
@@ -143,9 +145,9 @@ class TranslationCache:
             index = self.chain_slots.get(phys)
             if index is not None:
                 self.chain[index] = 0          # unlink: predecessors fall back to the dispatcher
-            for other in block.pages:
-                if other != page:
-                    self.by_page.get(other, set()).discard(phys)
+            for other in block.granules:
+                if other != granule:
+                    self.by_granule.get(other, set()).discard(phys)
 
     def flush(self):
         """Drop everything (the counter array is full, or the CPU mode changed)."""
@@ -154,6 +156,6 @@ class TranslationCache:
         self.chain_slots.clear()
         self.stats.invalidated += len(self.blocks)
         self.blocks.clear()
-        self.by_page.clear()
+        self.by_granule.clear()
         self.next_index = 0
         self.stats.flushes += 1

@@ -28,6 +28,7 @@ from llvmlite import ir
 from ..x86 import flags
 from ..x86.builder import Builder
 from ..x86.state import CpuState, FLAG_BITS
+from ..memory import CODE_SHIFT
 from .exits import CONTINUE, BUDGET, STEP
 from .ir_arith import IRArith, INT
 
@@ -133,16 +134,19 @@ class LLVMBuilder(IRArith, Builder):
 
     # ---- memory: inline RAM access with a slow-path exit -----------------------------------
     def _host_pointer(self, linear, w, store):
-        end = self.add(self.zext(linear, 32, 64), self.const(w // 8, 64), 64)
-        outside = self.ult(self.const(self.layout.size, 64), end, 64)
-        if store:
-            page = self.zext(self.lshr(linear, self.const(12, 32), 32), 32, 64)
-            page = self.select(outside, self.const(0, 64), page, 64)
-            flag_addr = self.ir.inttoptr(self.add(self.const(self.layout.code_map, 64), page, 64), I8P)
-            is_code = self.ne(self.ir.load(flag_addr, typ=INT[8]), self.const(0, 8), 8)
-            outside = self.or_(outside, is_code, 1)
-        self._exit_if(outside)
+        # RAM is below 4 GiB - 8, so a 32-bit compare of the last byte's address suffices.
+        self._exit_if(self.ult(self.const(self.layout.size - w // 8, 32), linear, 32))
         host = self.add(self.const(self.layout.ram, 64), self.zext(linear, 32, 64), 64)
+        if store:
+            granule = self.zext(self.lshr(linear, self.const(CODE_SHIFT, 32), 32), 32, 64)
+            flag_addr = self.ir.inttoptr(self.add(self.const(self.layout.code_map, 64), granule, 64), I8P)
+            last = self.zext(self.lshr(self.add(linear, self.const(w // 8 - 1, 32), 32),
+                                       self.const(CODE_SHIFT, 32), 32), 32, 64) if w > 8 else None
+            is_code = self.ne(self.ir.load(flag_addr, typ=INT[8]), self.const(0, 8), 8)
+            if last is not None:                # an unaligned store may touch the next granule
+                last_addr = self.ir.inttoptr(self.add(self.const(self.layout.code_map, 64), last, 64), I8P)
+                is_code = self.or_(is_code, self.ne(self.ir.load(last_addr, typ=INT[8]), self.const(0, 8), 8), 1)
+            self._exit_if(is_code)
         return self.ir.inttoptr(host, I8P)
 
     def load(self, linear, w):
@@ -153,7 +157,7 @@ class LLVMBuilder(IRArith, Builder):
 
     # ---- control ---------------------------------------------------------------------------
     def begin(self, insn):
-        self.insn, self.target = insn, None
+        self.insn, self.target, self.exit_block = insn, None, None
         self.snapshot = (dict(self.values), set(self.dirty), self.cc, self.cc_dirty)
 
     def jump(self, target):
@@ -169,10 +173,18 @@ class LLVMBuilder(IRArith, Builder):
             self.ir.ret(ir.Constant(INT[32], CONTINUE))
 
     def _exit_if(self, cond):
-        """Leave the block before the current instruction (state as it was) with STEP."""
-        with self.ir.if_then(cond, likely=False):
+        """Leave the block before the current instruction (state as it was) with STEP.
+        All checks of one instruction share one exit path (it writes back the same state)."""
+        if self.exit_block is None:
+            here = self.ir.block
+            self.exit_block = self.fn.append_basic_block(f"exit_{self.insn.address:x}")
+            self.ir.position_at_end(self.exit_block)
             self._write_back(*self.snapshot, eip=self.const(self.insn.address, 32), retired=self.done)
             self.ir.ret(ir.Constant(INT[32], STEP))
+            self.ir.position_at_end(here)
+        go_on = self.fn.append_basic_block()
+        self.ir.cbranch(cond, self.exit_block, go_on)
+        self.ir.position_at_end(go_on)
 
     def _write_back(self, values, dirty, cc, cc_dirty, eip, retired):
         for name in sorted(dirty):

@@ -3,8 +3,8 @@
 Each decoded instruction becomes an `Insn`: operands converted once
 (vmm.x86.operands), prefixes read once, and its entry in the one instruction
 table attached (`insn.spec`).  Decoded instructions are cached by physical
-address; the page(s) they came from are marked in `PhysicalMemory.code_pages`
-and a write to such a page drops every cached instruction on it before the
+address; the 64-byte granules they came from are marked as code in memory,
+and a write to such a granule drops every cached instruction on it before the
 writing instruction completes, so self-modifying code is always re-decoded.
 
 Example:
@@ -17,7 +17,7 @@ from capstone import Cs, CS_ARCH_X86, CS_MODE_32
 
 from .operands import Unsupported, convert
 from .table import lookup, UNDEFINED
-from ..memory import PAGE_SHIFT
+from ..memory import CODE_SHIFT
 
 MAX_INSN_BYTES = 15
 
@@ -53,8 +53,8 @@ class Decoder:
         self.cs = Cs(CS_ARCH_X86, CS_MODE_32)
         self.cs.detail = True
         self.cache = {}
-        self.page_index = {}            # page number -> list of cached addresses touching it
-        memory.on_code_write.append(self.invalidate_page)
+        self.granule_index = {}         # code granule -> cached addresses touching it
+        memory.on_code_write.append(self.invalidate)
 
     def decode(self, phys):
         insn = self.cache.get(phys)
@@ -67,10 +67,10 @@ class Decoder:
         raw = self.memory.read(phys, max(length, 1))
         insn = self._from_bytes(phys, raw)
         self.cache[phys] = insn
-        first, last = phys >> PAGE_SHIFT, (phys + insn.size - 1) >> PAGE_SHIFT
-        for page in range(first, last + 1):
-            self.page_index.setdefault(page, []).append(phys)
-            self.memory.mark_code(page)
+        first, last = phys >> CODE_SHIFT, (phys + insn.size - 1) >> CODE_SHIFT
+        for granule in range(first, last + 1):
+            self.granule_index.setdefault(granule, []).append(phys)
+            self.memory.mark_code(granule)
         return insn
 
     def _from_bytes(self, address, raw):
@@ -98,6 +98,6 @@ class Decoder:
             insn.why = "not in vmm's instruction table"
         return insn
 
-    def invalidate_page(self, page):
-        for phys in self.page_index.pop(page, ()):
+    def invalidate(self, granule):
+        for phys in self.granule_index.pop(granule, ()):
             self.cache.pop(phys, None)

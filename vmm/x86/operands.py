@@ -109,14 +109,17 @@ def convert(cs_insn, addr16):
 def effective_address(b, m):
     """The offset part of a memory operand (32-bit b-value), before the segment base."""
     aw = 16 if m.addr16 else 32
-    addr = b.const(m.disp & 0xFFFFFFFF, 32)
+    parts = []
     if m.base is not None:
-        addr = b.add(addr, b.zext(b.reg(m.base, aw, 0), aw, 32) if aw == 16 else b.reg(m.base, 32, 0), 32)
+        parts.append(b.zext(b.reg(m.base, aw, 0), aw, 32) if aw == 16 else b.reg(m.base, 32, 0))
     if m.index is not None:
         idx = b.zext(b.reg(m.index, aw, 0), aw, 32) if aw == 16 else b.reg(m.index, 32, 0)
-        if m.scale != 1:
-            idx = b.shl(idx, b.const(m.scale.bit_length() - 1, 32), 32)
-        addr = b.add(addr, idx, 32)
+        parts.append(b.shl(idx, b.const(m.scale.bit_length() - 1, 32), 32) if m.scale != 1 else idx)
+    if m.disp or not parts:
+        parts.append(b.const(m.disp & 0xFFFFFFFF, 32))
+    addr = parts[0]
+    for part in parts[1:]:
+        addr = b.add(addr, part, 32)
     if aw == 16:
         addr = b.and_(addr, b.const(0xFFFF, 32), 32)
     return addr
