@@ -20,7 +20,8 @@ def optimized_ir(jit, module_text):
 
 
 def host_disassembly(jit: Jit, module_text, function, tier):
-    """["0x0000: mov eax, dword ptr [rdi + 0x30]", ...] for `function` compiled at `tier`."""
+    """["0000  mov eax, dword ptr [rdi + 0x30]", ...] for `function` compiled at `tier` (object
+    code before relocation: calls and absolute addresses of other functions read as 0)."""
     llmod = llvm.parse_assembly(module_text)
     if tier == 2:
         jit.optimize(llmod)
@@ -30,4 +31,4 @@ def host_disassembly(jit: Jit, module_text, function, tier):
     section = binary.sections[symbol.shndx]          # .text or .ltext (large code model)
     code = bytes(section.content)[symbol.value:symbol.value + symbol.size]
     md = Cs(CS_ARCH_X86, CS_MODE_64)
-    return [f"{i.address:#06x}: {i.mnemonic} {i.op_str}".rstrip() for i in md.disasm(code, 0)]
+    return [f"{i.address:04x}  {i.mnemonic} {i.op_str}".rstrip() for i in md.disasm(code, 0)]

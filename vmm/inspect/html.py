@@ -64,7 +64,7 @@ def render_html(views, title="vmm inspector", summary=""):
             f"<div><h4>guest instructions and rewrite</h4>{_guest(v, known)}</div>"
             f"<div><h4>LLVM IR (generated)</h4>{_code(v.ir_before, LlvmLexer())}</div>"
             f"<div><h4>LLVM IR (after -O2)</h4>{_code(v.ir_after, LlvmLexer())}</div>"
-            f"<div><h4>host x86-64</h4>{_code(chr(10).join(v.host), NasmLexer())}</div>"
+            f"<div><h4>host x86-64</h4><p>object code before relocation</p>{_code(chr(10).join(v.host), NasmLexer())}</div>"
             f"</div></section>")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>"

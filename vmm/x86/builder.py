@@ -22,7 +22,7 @@ Example (the whole of `add r/m, r/imm`):
 """
 
 from . import flags
-from .state import FLAG_BITS
+from .state import ARITH_FLAGS_MASK, FLAG_BITS
 
 
 class Builder:
@@ -72,7 +72,8 @@ class Builder:
 
     def set_eflags(self, value, mask):
         """Replace the EFLAGS bits in `mask` (a Python int) by those of `value`."""
-        self.materialize_flags()
+        if mask & ARITH_FLAGS_MASK:       # IF, DF...: the lazy arithmetic flags can stay lazy
+            self.materialize_flags()
         old = self.and_(self.field("eflags"), self.const(~mask & 0xFFFFFFFF, 32), 32)
         new = self.and_(value, self.const(mask, 32), 32)
         self.set_field("eflags", self.or_(old, new, 32))
@@ -94,7 +95,3 @@ class Builder:
         self.set_field("eflags", flags.merge_flags(self, self.field("eflags"), arith))
         zero = self.const(0, 32)
         self.cc_set(flags.CC_EFLAGS, 32, zero, zero, zero)
-
-    # ---- small shared helpers ----------------------------------------------------------
-    def mask(self, w):
-        return (1 << w) - 1

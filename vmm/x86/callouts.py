@@ -212,7 +212,7 @@ def clts(m, b, i):
 def _entries():
     C, I = CALLOUT, INLINE
     return [
-        Callout("cli", I, flagops.cli, "", "eflags.IF", True, "clears virtual EFLAGS.IF; no monitor work"),
+        Callout("cli", I, flagops.cli, "", "eflags.IF", False, "clears virtual EFLAGS.IF; no monitor work"),
         Callout("sti", I, flagops.sti, "", "eflags.IF", True,
                 "sets virtual EFLAGS.IF; ends the block so a pending interrupt is seen"),
         Callout("pushf", I, stack.pushf, "eflags", "stack", False, "pushes the virtual EFLAGS image"),

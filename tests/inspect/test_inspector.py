@@ -1,0 +1,84 @@
+"""The inspector: its data (decisions, IR, host code, counters) and its HTML report, rendered
+in headless Chromium with a block navigated to and a screenshot kept in the test output."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.asmguest import machine_with
+from vmm.inspect import inspect_image, inspect_machine
+from vmm.inspect.html import render_html
+
+ROOT = Path(__file__).resolve().parents[2]
+GUEST = """
+    mov ecx, 3000
+top:
+    add eax, ecx
+    dec ecx
+    jnz top
+    cli
+    mov dx, 0x80
+    out dx, al
+    hlt
+"""
+
+
+@pytest.fixture(scope="module")
+def views():
+    m = machine_with("jit", GUEST)
+    m.run()
+    return inspect_machine(m)
+
+
+def test_views_carry_every_part(views):
+    hottest = views[0]
+    assert hottest.executions >= 2999 and hottest.address == 0x1005
+    assert [i.cls for i in hottest.insns] == ["IDENT", "IDENT", "IDENT"]
+    assert hottest.successors == [0x1005, 0x100A]
+    assert "define i32" in hottest.ir_before and "define i32" in hottest.ir_after
+    assert any("ret" in line for line in hottest.host)
+    tail = next(v for v in views if v.address == 0x100A)
+    assert tail.insns[0].cls == "INLINE" and "IF" in tail.insns[0].reason       # cli
+    assert tail.callout["cls"] == "CALLOUT" and tail.callout["count"] == 1          # out dx, al
+
+
+def test_inspect_at_translates_without_running():
+    machine, views = inspect_image(str(ROOT / "examples" / "images" / "hello.elf"), at=0x100000)
+    assert machine.state.icount == 0 and len(views) == 1 and views[0].address == 0x100000
+
+
+def test_html_report_in_headless_chromium(views, tmp_path):
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, "apt-get install chromium chromium-driver (.ci/run installs them)"
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    page = tmp_path / "report.html"
+    page.write_text(render_html(views, title="inspector test"))
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,900",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        browser.get(page.as_uri())
+        assert browser.title == "inspector test"
+        assert len(browser.find_elements(By.CSS_SELECTOR, "section.block")) == len(views)
+        target = next(v for v in views if v.address == 0x100A)
+        browser.find_element(By.LINK_TEXT, f"{target.address:#010x}").click()
+        assert browser.execute_script("return location.hash") == "#b-0000100a"
+        top = browser.execute_script("return document.getElementById('b-0000100a').getBoundingClientRect().top")
+        assert browser.execute_script("return window.scrollY") > 0     # the link scrolled the page
+        assert 0 <= top < browser.execute_script("return window.innerHeight")   # to the block
+        columns = browser.find_elements(By.CSS_SELECTOR, "#b-0000100a .columns > div")
+        assert [c.find_element(By.TAG_NAME, "h4").text for c in columns] == [
+            "guest instructions and rewrite", "LLVM IR (generated)", "LLVM IR (after -O2)", "host x86-64"]
+        shot = ROOT / "out" / "inspector.png"
+        shot.parent.mkdir(exist_ok=True)
+        assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+        print(f"screenshot: {shot}")
+    finally:
+        browser.quit()
