@@ -1,26 +1,35 @@
-"""Loading guest images: multiboot ELF kernels (LIEF) and flat binaries.
+"""Loading guest images: multiboot kernels (ELF via LIEF, or a.out kludge) and flat binaries.
+
+`load_image` reads a file and picks the loader: a flat binary when a load address is given,
+otherwise a multiboot kernel.  Every failure is one ImageError line naming the file.
 
 Example:
-    boot = load_image("examples/images/hello.elf", memory, cmdline="")
+    boot = load_image("examples/images/hello.elf", memory, cmdline="iters=10")
+    boot = load_image("code.bin", memory, flat_address=0x100000)
+    state.eip = boot.entry
 """
 
+from pathlib import Path
+
 from ..errors import ImageError
+from .elf import is_elf
 from .flat import load_flat
-from .multiboot import load_multiboot
+from .multiboot import load_multiboot, loads_by_address
 from .state import BootState
 
 __all__ = ["BootState", "load_image", "load_flat", "load_multiboot"]
 
 
 def load_image(path, memory, cmdline="", flat_address=None):
-    """Read `path` and load it: as a flat binary when `flat_address` is given, else as ELF."""
+    """Load the file at `path`: flat at `flat_address` if given, else as multiboot with `cmdline`."""
+    name = str(path)
     try:
-        with open(path, "rb") as f:
-            image = f.read()
+        image = Path(path).read_bytes()
     except OSError as error:
-        raise ImageError(f"{path}: {error.strerror}") from None
+        raise ImageError(f"cannot read the image ({error.strerror or error}): {name}") from None
     if flat_address is not None:
-        return load_flat(image, memory, flat_address, name=str(path))
-    if image[:4] != b"\x7fELF":
-        raise ImageError(f"{path}: not an ELF file (for a flat binary, give --load-address)")
-    return load_multiboot(image, memory, cmdline, name=str(path))
+        return load_flat(image, memory, flat_address, name=name)
+    if image and not is_elf(image) and not loads_by_address(image, name):
+        raise ImageError(f"not an ELF file; to run a flat binary, give its load address "
+                         f"(--load-address, flat_address=): {name}")
+    return load_multiboot(image, memory, cmdline, name=name)
