@@ -96,16 +96,17 @@ def run_suite(sizes=(100, 1000), interp_iters=10, micro_n=100_000, progress=lamb
     micro = []
     for name, work in MICRO.items():
         progress(f"nanobenchmark {name}")
-        n_interp = max(1, int(micro_n * INTERP_SHARE))
-        row = {"name": name, "rewrite": work.rewrite, "n": micro_n}
-        for engine, n in (("jit", micro_n), ("interp", n_interp)):
+        n_jit = max(1, int(micro_n * work.share))
+        n_interp = max(1, int(n_jit * INTERP_SHARE))
+        row = {"name": name, "rewrite": work.rewrite, "n": n_jit}
+        for engine, n in (("jit", n_jit), ("interp", n_interp)):
             seconds, _ = vmm_micro(engine, work.assemble(n))
             row[f"vmm-{engine}_ns"] = 1e9 * seconds / n
         if name == "div0":
             row["unicorn_ns"] = None          # Unicorn hands exceptions to hooks, not the guest IDT
         else:
-            measured, why = _peer(peers.unicorn_micro, work.assemble(micro_n))
-            row["unicorn_ns"] = 1e9 * measured / micro_n if measured is not None else None
+            measured, why = _peer(peers.unicorn_micro, work.assemble(n_jit))
+            row["unicorn_ns"] = 1e9 * measured / n_jit if measured is not None else None
         micro.append(row)
     return {"host": platform.platform(), "python": platform.python_version(), "guest": guest,
             "micro": micro, "missing": missing, "qemu_startup_s": qemu_startup, "when": time.strftime("%Y-%m-%d %H:%M")}

@@ -53,6 +53,7 @@ class Micro:
     rewrite: str            # the rewrite class the loop body exercises
     body: str               # one iteration (ECX is the loop counter: keep it)
     prologue: str = ""
+    share: float = 1.0      # this workload runs share * n iterations (SMC is slow on purpose)
 
     def source(self, n):
         return (f"{self.prologue}\n    mov ecx, {n}\n    mov esp, 0x80000\nloop_top:\n{self.body}\n"
@@ -68,7 +69,7 @@ MICRO = {m.name: m for m in (
     Micro("cli_sti", "INLINE", "    cli\n    sti"),
     Micro("port_in", "CALLOUT", "    in al, 0x80"),
     Micro("div0", "CALLOUT (#DE via IDT)", "    xor ebx, ebx\n    div ebx", prologue=_GDT_IDT),
-    Micro("smc_store", "SMC invalidation", "    mov byte ptr [patch + 1], cl\npatch:\n    mov al, 0"),
+    Micro("smc_store", "SMC invalidation", "    mov byte ptr [patch + 1], cl\npatch:\n    mov al, 0", share=0.05),
 )}
 
 

@@ -67,6 +67,7 @@ class TranslationCache:
         self.blocks = {}
         self.by_granule = {}
         self.next_index = 0
+        self.invalidations = {}         # guest address -> times its block was invalidated
         self.stats = CacheStats()
         memory.on_code_write.append(self.invalidate)
 
@@ -139,6 +140,7 @@ class TranslationCache:
             if block is None:
                 continue
             self.stats.invalidated += 1
+            self.invalidations[phys] = self.invalidations.get(phys, 0) + 1
             slot = self.jump_cache[jump_cache_index(phys)]
             if slot.tag == phys + 1:
                 slot.tag, slot.fn = 0, 0

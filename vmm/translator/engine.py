@@ -31,6 +31,7 @@ from .llvm_builder import LLVMBuilder, MemoryLayout, cc_helper_for
 SLICE = 5_000_000          # instructions between the monitor's wall-clock checks
 BATCH = 32                 # most blocks translated into one module on a miss
 HOT = 2_000                # executions after which a block is recompiled at tier 2
+SMC_LIMIT = 3              # invalidations after which code at an address is interpreted instead
 
 _DISPATCH = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
 
@@ -91,7 +92,9 @@ class Translator:
             if not 0 <= addr < self.m.memory.size:
                 continue
             insns, fallthrough = form_block(self.m.decoder, addr)
-            if not insns:
+            if not insns or self.cache.invalidations.get(addr, 0) >= SMC_LIMIT:
+                # Nothing translatable, or code rewritten again and again (self-modifying
+                # loops): retranslating costs milliseconds, interpreting microseconds.
                 self.step_sites.add(addr)
                 continue
             planned.append((addr, insns, fallthrough))
