@@ -17,7 +17,8 @@ from ..machine import Machine
 from . import peers
 from .workloads import BENCH_IMAGE, MICRO, ORIGIN
 
-INTERP_SHARE = 0.02          # the interpreter runs this share of each nanobenchmark's count
+INTERP_SHARE = 0.01          # the interpreter runs this share of each nanobenchmark's count...
+INTERP_MAX = 5_000           # ...and at most this many iterations
 
 
 def _translator_figures(m, seconds):
@@ -63,6 +64,12 @@ def vmm_micro(engine, code):
     return time.perf_counter() - start, result.instructions
 
 
+def marginal_ns(run, n):
+    """Nanoseconds per iteration from runs of n and 3n iterations: start-up and translation
+    cost the same in both, so the difference is the steady-state cost of 2n iterations."""
+    return 1e9 * (run(3 * n) - run(n)) / (2 * n)
+
+
 def _peer(fn, *args):
     try:
         return fn(*args), None
@@ -70,7 +77,7 @@ def _peer(fn, *args):
         return None, str(missing)
 
 
-def run_suite(sizes=(100, 1000), interp_iters=10, micro_n=100_000, progress=lambda msg: None):
+def run_suite(sizes=(2000, 20000), interp_iters=20, micro_n=2_000_000, progress=lambda msg: None):
     """Measure everything; returns a dict ready for the report (and JSON)."""
     missing = {}
     guest = []
@@ -97,16 +104,15 @@ def run_suite(sizes=(100, 1000), interp_iters=10, micro_n=100_000, progress=lamb
     for name, work in MICRO.items():
         progress(f"nanobenchmark {name}")
         n_jit = max(1, int(micro_n * work.share))
-        n_interp = max(1, int(n_jit * INTERP_SHARE))
+        n_interp = max(1, min(INTERP_MAX, int(n_jit * INTERP_SHARE)))
         row = {"name": name, "rewrite": work.rewrite, "n": n_jit}
         for engine, n in (("jit", n_jit), ("interp", n_interp)):
-            seconds, _ = vmm_micro(engine, work.assemble(n))
-            row[f"vmm-{engine}_ns"] = 1e9 * seconds / n
+            row[f"vmm-{engine}_ns"] = marginal_ns(lambda k: vmm_micro(engine, work.assemble(k))[0], n)
         if name == "div0":
             row["unicorn_ns"] = None          # Unicorn hands exceptions to hooks, not the guest IDT
         else:
-            measured, why = _peer(peers.unicorn_micro, work.assemble(n_jit))
-            row["unicorn_ns"] = 1e9 * measured / n_jit if measured is not None else None
+            measured, why = _peer(marginal_ns, lambda k: peers.unicorn_micro(work.assemble(k)), n_jit)
+            row["unicorn_ns"] = measured
         micro.append(row)
     return {"host": platform.platform(), "python": platform.python_version(), "guest": guest,
             "micro": micro, "missing": missing, "qemu_startup_s": qemu_startup, "when": time.strftime("%Y-%m-%d %H:%M")}

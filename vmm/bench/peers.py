@@ -56,7 +56,7 @@ def native_guest(iters):
         if built.returncode != 0 or not NATIVE.exists():
             raise Missing("cannot build the native benchmark (gcc -m32): apt-get install gcc-multilib")
     start = time.perf_counter()
-    done = subprocess.run([str(NATIVE), str(iters)], capture_output=True, timeout=600)
+    done = subprocess.run([str(NATIVE), f"iters={iters}"], capture_output=True, timeout=600)
     return time.perf_counter() - start, _checksum(done.stdout)
 
 

@@ -57,7 +57,7 @@ def print_report(results, console):
         table.add_row(str(r["iters"]), f"{r['jit_mips']:.1f}", f"{r['speedup_vs_interp']:.0f}x",
                       _fmt(r["vs_qemu"]), _fmt(r.get("vs_qemu_steady")), _fmt(r["vs_unicorn"]), _fmt(r["vs_native"]))
     console.print(table)
-    micro = Table(title="nanobenchmarks: ns per iteration")
+    micro = Table(title="nanobenchmarks: ns per iteration (steady state: runs of 3n minus n)")
     for column in ("workload", "rewrite class", "vmm-jit", "vmm-interp", "unicorn"):
         micro.add_column(column, justify="right")
     for r in results["micro"]:

@@ -53,7 +53,7 @@ class Micro:
     rewrite: str            # the rewrite class the loop body exercises
     body: str               # one iteration (ECX is the loop counter: keep it)
     prologue: str = ""
-    share: float = 1.0      # this workload runs share * n iterations (SMC is slow on purpose)
+    share: float = 1.0      # this workload runs share * n iterations (monitor exits are slow)
 
     def source(self, n):
         return (f"{self.prologue}\n    mov ecx, {n}\n    mov esp, 0x80000\nloop_top:\n{self.body}\n"
@@ -67,9 +67,9 @@ class Micro:
 MICRO = {m.name: m for m in (
     Micro("callret", "IDENT", "    call fn\n    jmp next\nfn:\n    ret\nnext:"),
     Micro("cli_sti", "INLINE", "    cli\n    sti"),
-    Micro("port_in", "CALLOUT", "    in al, 0x80"),
-    Micro("div0", "CALLOUT (#DE via IDT)", "    xor ebx, ebx\n    div ebx", prologue=_GDT_IDT),
-    Micro("smc_store", "SMC invalidation", "    mov byte ptr [patch + 1], cl\npatch:\n    mov al, 0", share=0.05),
+    Micro("port_in", "CALLOUT", "    in al, 0x80", share=0.02),
+    Micro("div0", "CALLOUT (#DE via IDT)", "    xor ebx, ebx\n    div ebx", prologue=_GDT_IDT, share=0.005),
+    Micro("smc_store", "SMC invalidation", "    mov byte ptr [patch + 1], cl\npatch:\n    mov al, 0", share=0.002),
 )}
 
 
