@@ -56,3 +56,9 @@ def test_bench_checksum_matches_qemu_and_native():
     native = subprocess.run([str(ROOT / "examples" / "build" / "bench-native"), f"iters={iters}"],
                             capture_output=True).stdout.splitlines()[0]
     assert ours == theirs == native == b"bench: iters=100 checksum=0x79546fe7"
+
+
+def test_bench_in_lockstep_through_tier_two():
+    """Long enough for the inner loops to be promoted to tier 2 (LLVM -O2, self-loops)."""
+    done = vmm(IMAGES / "bench.elf", "--check", "--append", "iters=8")
+    assert done.returncode == 0 and b"no divergence" in done.stderr, done.stderr.decode()

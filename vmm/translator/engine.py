@@ -113,7 +113,7 @@ class Translator:
         fb = LLVMBuilder(module, name, self.layout, cc_helper, self.cache.counter_address(index))
         for insn in insns:
             fb.emit(insn)
-        fb.finish(fallthrough, chain_slot)
+        fb.finish(fallthrough, chain_slot, own_address=insns[0].address)
         return fb
 
     def _new_module(self):

@@ -70,6 +70,10 @@ class LLVMBuilder(IRArith, Builder):
 
     def __init__(self, module, name, layout, cc_helper, counter_address):
         fn = ir.Function(module, ir.FunctionType(INT[32], [I8P]), name)
+        fn.attributes.add("nounwind")
+        # Only this pointer reaches CpuState inside a block (RAM, counters and chain slots are
+        # other objects), so LLVM may keep state fields in registers across a loop.
+        fn.args[0].add_attribute("noalias")
         self.fn = fn
         self.state_ptr = fn.args[0]
         entry = fn.append_basic_block("entry")
@@ -206,13 +210,16 @@ class LLVMBuilder(IRArith, Builder):
         self.done += 1
         return self.target is not None
 
-    def finish(self, fallthrough, chain_slot=None):
+    def finish(self, fallthrough, chain_slot=None, own_address=None):
         """Close the block: write state back, EIP = jump target or `fallthrough`, then chain.
 
         For each successor known now (a constant EIP, or a select between two constants as
         a jcc makes), `chain_slot(address)` gives a native slot holding that block's code
         address or 0; the block tail-calls through it, so translated code runs block to
-        block without the dispatcher (QEMU goto_tb).  Anything else returns CONTINUE."""
+        block without the dispatcher (QEMU goto_tb).  Anything else returns CONTINUE.
+        A jump back to `own_address` calls this very function directly: LLVM turns the
+        self tail call into a loop.  That is safe because a block is only ever invalidated
+        from Python, which runs only after translated code has returned."""
         eip = self.target if self.target is not None else self.const(fallthrough, 32)
         self._write_back(self.values, self.dirty, self.cc, self.cc_dirty, eip, self.done)
         slots = [(t, chain_slot(t)) for t in _constant_targets(eip)] if chain_slot else []
@@ -227,6 +234,9 @@ class LLVMBuilder(IRArith, Builder):
             bb = self.fn.append_basic_block(f"chain_{target:x}")
             switch.add_case(ir.Constant(INT[32], target), bb)
             self.ir.position_at_end(bb)
+            if target == own_address:
+                self.ir.ret(self.ir.call(self.fn, [self.state_ptr], tail="musttail"))
+                continue
             code = self.ir.load(self.ir.inttoptr(self.const(slot, 64), I8P), typ=INT[64])
             linked = self.fn.append_basic_block(f"linked_{target:x}")
             self.ir.cbranch(self.ne(code, self.const(0, 64), 64), linked, back)
