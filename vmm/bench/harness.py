@@ -34,6 +34,7 @@ def _translator_figures(m, seconds):
         "blocks_tier2": compiled[2]["functions"] - 1,             # minus the dispatcher
         "compile_ms_per_block_tier0": 1e3 * compiled[0]["seconds"] / blocks if blocks else 0.0,
         "compile_ms_per_block_tier2": (1e3 * compiled[2]["seconds"] / max(compiled[2]["functions"], 1)),
+        "compile_seconds": compile_s,
         "compile_share": compile_s / seconds if seconds else 0.0,
         "block_executions": stats["block_executions"],
         "python_reentries": stats["dispatcher_entries"],

@@ -82,6 +82,12 @@ def _rotate_flags(b, static, count, cf, of):
     b.set_field("eflags", new)
 
 
+def _rotate(b, v, n, back, w, left):
+    """v rotated by n (back = width - n, both below w), as two shifts."""
+    first, second = (b.shl, b.lshr) if left else (b.lshr, b.shl)
+    return b.or_(first(v, n, w), second(v, back, w), w)
+
+
 def _rol_ror(b, i, left):
     dst = i.ops[0]
     w = dst.w
@@ -92,12 +98,11 @@ def _rol_ror(b, i, left):
     a = read(b, dst, addr)
     n = b.and_(b.trunc(count, 32, w) if w < 32 else count, b.const(w - 1, w), w)
     back = b.and_(b.sub(b.const(w, w), n, w), b.const(w - 1, w), w)
+    r = _rotate(b, a, n, back, w, left)
     if left:
-        r = b.or_(b.shl(a, n, w), b.lshr(a, back, w), w)
         cf = F.bit(b, r, 0, w)
         of = b.xor(cf, F.sign(b, r, w), 1)
     else:
-        r = b.or_(b.lshr(a, n, w), b.shl(a, back, w), w)
         cf = F.sign(b, r, w)
         of = b.xor(cf, F.bit(b, r, w - 2, w), 1)
     write(b, dst, r, addr)
@@ -130,10 +135,7 @@ def _rcl_rcr(b, i, left):
     v = b.or_(b.shl(cf_in, b.const(w, 64), 64), b.zext(a, w, 64), 64)
     n = b.zext(count, 32, 64)
     back = b.sub(b.const(w + 1, 64), n, 64)
-    if left:
-        rot = b.or_(b.shl(v, n, 64), b.lshr(v, back, 64), 64)
-    else:
-        rot = b.or_(b.lshr(v, n, 64), b.shl(v, back, 64), 64)
+    rot = _rotate(b, v, n, back, 64, left)
     r = b.trunc(rot, 64, w)
     if static is None:
         r = b.select(b.ne(count, b.const(0, 32), 32), r, a, w)
