@@ -39,8 +39,9 @@ def test_bench_checksum_ok(engine, iters):
     assert b"bench: checksum ok" in done.stdout and done.returncode == 1
 
 
-def test_exerciser_in_lockstep():
-    done = vmm(IMAGES / "exerciser.elf", "--check")
+@pytest.mark.parametrize("image", ["hello.elf", "exerciser.elf"])
+def test_guest_in_lockstep(image):
+    done = vmm(IMAGES / image, "--check")
     assert done.returncode == 0 and b"no divergence" in done.stderr
 
 

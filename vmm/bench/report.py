@@ -82,20 +82,25 @@ def write_chart(results, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    sizes = sorted({r["iters"] for r in results["guest"] if r["engine"] == "vmm-jit"})
+    groups = sorted({(r["engine"] == "vmm-interp", r["iters"]) for r in results["guest"]})
+    labels = [f"{iters}" + ("*" if interp else "") for interp, iters in groups]
     engines = ["vmm-jit", "qemu", "native", "unicorn", "vmm-interp"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    width = 0.8 / len(engines)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     for k, engine in enumerate(engines):
-        rows = [r for r in results["guest"] if r["engine"] == engine]
-        if not rows:
-            continue
-        left.bar([f"{r['iters']}" if engine != "vmm-interp" else f"{r['iters']}*" for r in rows],
-                 [r["mips"] for r in rows], label=engine, alpha=0.8)
+        xs, ys = [], []
+        for g, (interp, iters) in enumerate(groups):
+            row = next((r for r in results["guest"] if r["engine"] == engine and r["iters"] == iters), None)
+            if row is not None:
+                xs.append(g + k * width)
+                ys.append(row["mips"])
+        left.bar(xs, ys, width=width, label=engine)
+    left.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))], labels)
     left.set_yscale("log")
     left.set_ylabel("guest MIPS (log)")
     left.set_xlabel("bench iterations (* interpreter size)")
-    left.set_title("bench guest throughput")
-    left.legend()
+    left.set_title("bench guest throughput (wall time, incl. start-up and compile)")
+    left.legend(fontsize=8)
     names = [r["name"] for r in results["micro"]]
     for k, column in enumerate(("vmm-jit_ns", "unicorn_ns", "vmm-interp_ns")):
         values = [r[column] or 0 for r in results["micro"]]
