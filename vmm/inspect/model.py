@@ -50,7 +50,7 @@ def _block_module(translator, block):
     """A fresh module holding just this block, emitted exactly as the translator does."""
     module = ir.Module(name=f"inspect_{block.phys:x}")
     translator.emit_block(module, cc_helper_for(module), block.fn_name, block.insns, block.fallthrough,
-                          block.index, translator.cache.existing_chain_slot)
+                          block.index, translator.cache.existing_chain_slot, block.tier)
     return str(module)
 
 

@@ -108,9 +108,11 @@ class Translator:
             self.cache.insert(block)
         return phys in self.cache.blocks
 
-    def emit_block(self, module, cc_helper, name, insns, fallthrough, index, chain_slot):
-        """Lower one block's instructions into `module` as function `name`; return its builder."""
-        fb = LLVMBuilder(module, name, self.layout, cc_helper, self.cache.counter_address(index))
+    def emit_block(self, module, cc_helper, name, insns, fallthrough, index, chain_slot, tier):
+        """Lower one block's instructions into `module` as function `name`; return its builder.
+        Tier 0 stores register writes at once (less IR, faster to compile); tier 2 keeps them
+        in SSA until the block's exits (faster code)."""
+        fb = LLVMBuilder(module, name, self.layout, cc_helper, self.cache.counter_address(index), eager=tier == 0)
         for insn in insns:
             fb.emit(insn)
         fb.finish(fallthrough, chain_slot, own_address=insns[0].address)
@@ -127,7 +129,7 @@ class Translator:
         for addr, insns, fallthrough in planned:
             index = self.cache.new_index()
             name = f"b_{addr:08x}_{self.module_count}"
-            self.emit_block(module, cc_helper, name, insns, fallthrough, index, self.cache.chain_slot_address)
+            self.emit_block(module, cc_helper, name, insns, fallthrough, index, self.cache.chain_slot_address, tier)
             blocks.append(Block(addr, insns, fallthrough, index, name, tier=tier))
         addresses, _ = self.jit.compile(module, [b.fn_name for b in blocks], tier=tier)
         for block in blocks:
@@ -143,7 +145,7 @@ class Translator:
         names = [f"{block.fn_name}_o2" for block in hot]
         for block, name in zip(hot, names):
             self.emit_block(module, cc_helper, name, block.insns, block.fallthrough, block.index,
-                            self.cache.chain_slot_address)
+                            self.cache.chain_slot_address, 2)
         addresses, _ = self.jit.compile(module, names, tier=2)
         for block, name in zip(hot, names):
             self.cache.replace(block, addresses[name], 2)

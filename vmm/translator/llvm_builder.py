@@ -2,8 +2,11 @@
 
 A block becomes `i32 block(ptr state)` (CpuState*, layout in vmm.x86.state).
 Guest registers and state fields are loaded on first use and kept in SSA
-values for the rest of the block; only those written are stored back, at the
-block's exits.  Lazy condition codes are tracked statically: after a
+values for the rest of the block.  Writes are either stored back at the
+block's exits (tier 2: LLVM keeps everything in host registers) or stored at
+once, `eager` (tier 0: far less IR, since an exit then only sets EIP; that is
+still precise because an instruction writes registers only after its last
+check).  Lazy condition codes are tracked statically: after a
 flag-setting instruction the builder knows the op and width, so a later
 `jcc` computes just the flag it needs and LLVM drops the rest.
 
@@ -68,7 +71,7 @@ class MemoryLayout:
 class LLVMBuilder(IRArith, Builder):
     """Emits one block function; `emit(insn)` per instruction, then `finish()`."""
 
-    def __init__(self, module, name, layout, cc_helper, counter_address):
+    def __init__(self, module, name, layout, cc_helper, counter_address, eager=False):
         fn = ir.Function(module, ir.FunctionType(INT[32], [I8P]), name)
         fn.attributes.add("nounwind")
         # Only this pointer reaches CpuState inside a block (RAM, counters and chain slots are
@@ -80,6 +83,7 @@ class LLVMBuilder(IRArith, Builder):
         super().__init__(ir.IRBuilder(entry), module)
         self.layout = layout
         self.cc_helper = cc_helper
+        self.eager = eager
         self.values = {}          # field name -> current ir.Value
         self.dirty = set()        # fields written in this block
         self.cc = None            # (op, w, dst, src, src2) once known statically
@@ -113,7 +117,13 @@ class LLVMBuilder(IRArith, Builder):
 
     def set_field(self, name, v):
         self.values[name] = v
-        self.dirty.add(name)
+        if self.eager:
+            self._store(name, v)
+        else:
+            self.dirty.add(name)
+
+    def _store(self, name, v):
+        self.ir.store(v, self._ptr(OFFSETS[name][0]))
 
     def reg(self, index, w, shift):
         full = self.field(f"gpr{index}")
@@ -192,13 +202,9 @@ class LLVMBuilder(IRArith, Builder):
 
     def _write_back(self, values, dirty, cc, cc_dirty, eip, retired):
         for name in sorted(dirty):
-            offset, w = OFFSETS[name]
-            self.ir.store(values[name], self._ptr(offset))
+            self._store(name, values[name])
         if cc_dirty:
-            op, w, dst, src, src2 = cc
-            self.ir.store(self.const(flags.encode(op, w), 32), self._ptr(OFFSETS["cc_op"][0]))
-            for name, v in (("cc_dst", dst), ("cc_src", src), ("cc_src2", src2)):
-                self.ir.store(self.zext(v, w, 32), self._ptr(OFFSETS[name][0]))
+            self._store_cc(cc)
         self.ir.store(eip, self._ptr(OFFSETS["eip"][0]))
         if retired:
             self.ir.store(self.add(self.icount0, self.const(retired, 64), 64), self._ptr(OFFSETS["icount"][0]))
@@ -252,7 +258,17 @@ class LLVMBuilder(IRArith, Builder):
         return self.cc
 
     def cc_set(self, op, w, dst, src, src2):
-        self.cc, self.cc_dirty = (op, w, dst, src, src2), True
+        self.cc = (op, w, dst, src, src2)
+        if self.eager:
+            self._store_cc(self.cc)
+        else:
+            self.cc_dirty = True
+
+    def _store_cc(self, cc):
+        op, w, dst, src, src2 = cc
+        self._store("cc_op", self.const(flags.encode(op, w), 32))
+        for name, v in (("cc_dst", dst), ("cc_src", src), ("cc_src2", src2)):
+            self._store(name, self.zext(v, w, 32))
 
     def compute_all_dynamic(self):
         """Arithmetic flags from the cc state the block was entered with (unknown op)."""
