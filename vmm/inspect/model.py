@@ -14,10 +14,9 @@ Example:
 
 from dataclasses import dataclass, field
 
-from llvmlite import ir
-
 from ..machine import Machine
 from ..translator import engine as jit_engine
+from ..translator.irtext import Module
 from ..translator.llvm_builder import cc_helper_for
 from ..translator.rules import decide
 from ..cache.tcache import Block
@@ -48,10 +47,10 @@ class BlockView:
 
 def _block_module(translator, block):
     """A fresh module holding just this block, emitted exactly as the translator does."""
-    module = ir.Module(name=f"inspect_{block.phys:x}")
+    module = Module(f"inspect_{block.phys:x}")
     translator.emit_block(module, cc_helper_for(module), block.fn_name, block.insns, block.fallthrough,
                           block.index, translator.cache.existing_chain_slot, block.tier)
-    return str(module)
+    return module.text()
 
 
 def _successors(block):

@@ -15,9 +15,6 @@ Example:
 """
 
 import ctypes
-import time
-
-from llvmlite import ir
 
 from ..interp import engine as interp
 from ..x86.state import CS
@@ -25,6 +22,7 @@ from ..cache.tcache import Block, TranslationCache
 from .blocks import form_block
 from .dispatch import build_dispatcher
 from .exits import BUDGET, MISS, STEP
+from .irtext import Module
 from .jit import Jit
 from .llvm_builder import LLVMBuilder, MemoryLayout, cc_helper_for
 
@@ -42,9 +40,9 @@ class Translator:
         self.jit = Jit()
         self.cache = TranslationCache(machine.memory)
         self.layout = MemoryLayout(machine.memory)
-        module = ir.Module(name="dispatcher")
+        module = Module("dispatcher")
         build_dispatcher(module, self.cache.jump_cache_address)
-        addresses, _ = self.jit.compile(module, ["dispatch"], tier=2)
+        addresses, _ = self.jit.compile(module.text(), ["dispatch"], tier=2)
         self.dispatch = _DISPATCH(addresses["dispatch"])
         self.state_address = ctypes.addressof(machine.state)
         self.step_sites = set()      # addresses whose first instruction the monitor runs
@@ -120,7 +118,7 @@ class Translator:
 
     def _new_module(self):
         self.module_count += 1
-        module = ir.Module(name=f"tc{self.module_count}")
+        module = Module(f"tc{self.module_count}")
         return module, cc_helper_for(module)
 
     def _compile(self, planned, tier):
@@ -131,7 +129,7 @@ class Translator:
             name = f"b_{addr:08x}_{self.module_count}"
             self.emit_block(module, cc_helper, name, insns, fallthrough, index, self.cache.chain_slot_address, tier)
             blocks.append(Block(addr, insns, fallthrough, index, name, tier=tier))
-        addresses, _ = self.jit.compile(module, [b.fn_name for b in blocks], tier=tier)
+        addresses, _ = self.jit.compile(module.text(), [b.fn_name for b in blocks], tier=tier)
         for block in blocks:
             block.fn_address = addresses[block.fn_name]
         return blocks
@@ -146,7 +144,7 @@ class Translator:
         for block, name in zip(hot, names):
             self.emit_block(module, cc_helper, name, block.insns, block.fallthrough, block.index,
                             self.cache.chain_slot_address, 2)
-        addresses, _ = self.jit.compile(module, names, tier=2)
+        addresses, _ = self.jit.compile(module.text(), names, tier=2)
         for block, name in zip(hot, names):
             self.cache.replace(block, addresses[name], 2)
 

@@ -40,10 +40,10 @@ class Jit:
         pb = llvm.create_pass_builder(self.machines[2], pto)
         pb.getModulePassManager().run(llmod, pb)
 
-    def compile(self, module, names, tier=0):
-        """Compile an llvmlite ir.Module; return {name: host address} for `names`."""
+    def compile(self, module_text, names, tier=0):
+        """Compile a module given as LLVM IR text; return ({name: host address}, module)."""
         start = time.perf_counter()
-        llmod = llvm.parse_assembly(str(module))
+        llmod = llvm.parse_assembly(module_text)
         llmod.verify()
         if tier == 2:
             self.optimize(llmod)

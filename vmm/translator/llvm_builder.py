@@ -19,23 +19,21 @@ because semantics do all checks and loads before stores and register writes
 (the invariant stated in vmm.x86.builder).
 
 Example:
-    fb = LLVMBuilder(module, "b_100000", layout)
+    module = Module("tc1")
+    fb = LLVMBuilder(module, "b_100000", layout, cc_helper_for(module), counter_address)
     for insn in block: fb.emit(insn)
-    fb.finish()
+    fb.finish(fallthrough)
+    module.text()           # what the JIT compiles
 """
 
 import ctypes
-
-from llvmlite import ir
 
 from ..x86 import flags
 from ..x86.builder import Builder
 from ..x86.state import CpuState, FLAG_BITS
 from ..memory import CODE_SHIFT
 from .exits import CONTINUE, BUDGET, STEP
-from .ir_arith import IRArith, INT
-
-I8P = ir.PointerType()
+from .irtext import TextArith, Value
 
 
 def _field_offsets():
@@ -57,10 +55,11 @@ def _field_offsets():
 
 
 OFFSETS = _field_offsets()
+STATE = Value("%state", "ptr")
 
 
 class MemoryLayout:
-    """Host addresses baked into translated code: guest RAM, its size, the code-page map."""
+    """Host addresses baked into translated code: guest RAM, its size, the code-granule map."""
 
     def __init__(self, memory):
         self.ram = memory.host_address
@@ -68,44 +67,36 @@ class MemoryLayout:
         self.code_map = ctypes.addressof(memory.code_map)
 
 
-class LLVMBuilder(IRArith, Builder):
+class LLVMBuilder(TextArith, Builder):
     """Emits one block function; `emit(insn)` per instruction, then `finish()`."""
 
     def __init__(self, module, name, layout, cc_helper, counter_address, eager=False):
-        fn = ir.Function(module, ir.FunctionType(INT[32], [I8P]), name)
-        fn.attributes.add("nounwind")
-        # Only this pointer reaches CpuState inside a block (RAM, counters and chain slots are
-        # other objects), so LLVM may keep state fields in registers across a loop.
-        fn.args[0].add_attribute("noalias")
-        self.fn = fn
-        self.state_ptr = fn.args[0]
-        entry = fn.append_basic_block("entry")
-        super().__init__(ir.IRBuilder(entry), module)
+        # Only %state reaches CpuState inside a block (RAM, counters and chain slots are other
+        # objects), so LLVM may keep state fields in registers across a loop.
+        fn = module.function(name, "i32", ["ptr noalias %state"], attrs="nounwind ")
+        super().__init__(fn, module)
+        self.name = name
         self.layout = layout
         self.cc_helper = cc_helper
         self.eager = eager
-        self.values = {}          # field name -> current ir.Value
-        self.dirty = set()        # fields written in this block
+        self.values = {}          # field name -> current Value
+        self.dirty = set()        # fields written in this block and not yet stored
         self.cc = None            # (op, w, dst, src, src2) once known statically
         self.cc_dirty = False
         self.done = 0             # instructions completed before the current one
         self.insn = None
         self.target = None
+        self.start("entry")
         self.icount0 = self._load_field("icount")
-        limit = self._load_field("icount_limit")
-        over = self.ir.icmp_unsigned(">=", self.icount0, limit)
-        with self.ir.if_then(over, likely=False):
-            self.ir.ret(ir.Constant(INT[32], BUDGET))
-        counter = self.ir.inttoptr(self.const(counter_address, 64), I8P)   # executions, for tiers
-        self.ir.store(self.add(self.ir.load(counter, typ=INT[64]), self.const(1, 64), 64), counter)
+        over = self.ule(self._load_field("icount_limit"), self.icount0, 64)
+        self._leave_if(over, BUDGET)
+        counter = self.inttoptr(self.const(counter_address, 64))      # executions, for tiers
+        self.store_ptr(self.add(self.load_ptr("i64", counter), self.const(1, 64), 64), counter)
 
     # ---- raw state access ------------------------------------------------------------------
-    def _ptr(self, offset):
-        return self.ir.gep(self.state_ptr, [ir.Constant(INT[64], offset)], source_etype=INT[8])
-
     def _load_field(self, name):
         offset, w = OFFSETS[name]
-        return self.ir.load(self._ptr(offset), typ=INT[w])
+        return self.load_ptr(f"i{w}", self.gep(STATE, offset))
 
     def field(self, name):
         if name == "icount":
@@ -123,14 +114,13 @@ class LLVMBuilder(IRArith, Builder):
             self.dirty.add(name)
 
     def _store(self, name, v):
-        self.ir.store(v, self._ptr(OFFSETS[name][0]))
+        self.store_ptr(v, self.gep(STATE, OFFSETS[name][0]))
 
     def reg(self, index, w, shift):
         full = self.field(f"gpr{index}")
         if w == 32:
             return full
-        part = self.lshr(full, self.const(shift, 32), 32) if shift else full
-        return self.trunc(part, 32, w)
+        return self.trunc(self.lshr(full, self.const(shift, 32), 32), 32, w)
 
     def set_reg(self, index, v, w, shift):
         name = f"gpr{index}"
@@ -138,40 +128,38 @@ class LLVMBuilder(IRArith, Builder):
             self.set_field(name, v)
             return
         keep = self.const(~(((1 << w) - 1) << shift) & 0xFFFFFFFF, 32)
-        part = self.zext(v, w, 32)
-        if shift:
-            part = self.shl(part, self.const(shift, 32), 32)
+        part = self.shl(self.zext(v, w, 32), self.const(shift, 32), 32)
         self.set_field(name, self.or_(self.and_(self.field(name), keep, 32), part, 32))
 
     def seg_base(self, seg):
         return self.field(f"seg{seg}.base")
 
     # ---- memory: inline RAM access with a slow-path exit -----------------------------------
+    def _code_flag(self, linear):
+        granule = self.zext(self.lshr(linear, self.const(CODE_SHIFT, 32), 32), 32, 64)
+        flag = self.load_ptr("i8", self.inttoptr(self.add(self.const(self.layout.code_map, 64), granule, 64)))
+        return self.ne(flag, self.const(0, 8), 8)
+
     def _host_pointer(self, linear, w, store):
         # RAM is below 4 GiB - 8, so a 32-bit compare of the last byte's address suffices.
         self._exit_if(self.ult(self.const(self.layout.size - w // 8, 32), linear, 32))
-        host = self.add(self.const(self.layout.ram, 64), self.zext(linear, 32, 64), 64)
+        host = self.inttoptr(self.add(self.const(self.layout.ram, 64), self.zext(linear, 32, 64), 64))
         if store:
-            granule = self.zext(self.lshr(linear, self.const(CODE_SHIFT, 32), 32), 32, 64)
-            flag_addr = self.ir.inttoptr(self.add(self.const(self.layout.code_map, 64), granule, 64), I8P)
-            last = self.zext(self.lshr(self.add(linear, self.const(w // 8 - 1, 32), 32),
-                                       self.const(CODE_SHIFT, 32), 32), 32, 64) if w > 8 else None
-            is_code = self.ne(self.ir.load(flag_addr, typ=INT[8]), self.const(0, 8), 8)
-            if last is not None:                # an unaligned store may touch the next granule
-                last_addr = self.ir.inttoptr(self.add(self.const(self.layout.code_map, 64), last, 64), I8P)
-                is_code = self.or_(is_code, self.ne(self.ir.load(last_addr, typ=INT[8]), self.const(0, 8), 8), 1)
+            is_code = self._code_flag(linear)
+            if w > 8:                           # an unaligned store may touch the next granule
+                is_code = self.or_(is_code, self._code_flag(self.add(linear, self.const(w // 8 - 1, 32), 32)), 1)
             self._exit_if(is_code)
-        return self.ir.inttoptr(host, I8P)
+        return host
 
     def load(self, linear, w):
-        return self.ir.load(self._host_pointer(linear, w, False), typ=INT[w], align=1)
+        return self.load_ptr(f"i{w}", self._host_pointer(linear, w, False), align=1)
 
     def store(self, linear, v, w):
-        self.ir.store(v, self._host_pointer(linear, w, True), align=1)
+        self.store_ptr(v, self._host_pointer(linear, w, True), align=1)
 
     # ---- control ---------------------------------------------------------------------------
     def begin(self, insn):
-        self.insn, self.target, self.exit_block = insn, None, None
+        self.insn, self.target, self.exit_label = insn, None, None
         self.snapshot = (dict(self.values), set(self.dirty), self.cc, self.cc_dirty)
 
     def jump(self, target):
@@ -180,37 +168,51 @@ class LLVMBuilder(IRArith, Builder):
     def raise_if(self, cond, vector, error_code=None):
         self._exit_if(cond)
 
+    def _leave_if(self, cond, code):
+        """Return `code` at once if cond (nothing written yet: the budget check)."""
+        out, go_on = self.fn.label("out"), self.fn.label()
+        self.cbranch(cond, out, go_on)
+        self.start(out)
+        self.ret(self.const(code, 32))
+        self.start(go_on)
+
     def skip_unless(self, cond):
         """The rest of the instruction runs only if cond; otherwise it retires doing nothing."""
-        with self.ir.if_then(self.xor(cond, self.const(1, 1), 1), likely=False):
-            self._write_back(*self.snapshot, eip=self.const(self.insn.next, 32), retired=self.done + 1)
-            self.ir.ret(ir.Constant(INT[32], CONTINUE))
+        skip, go_on = self.fn.label("skip"), self.fn.label()
+        self.cbranch(cond, go_on, skip)
+        self.start(skip)
+        self._write_back(*self.snapshot, eip=self.const(self.insn.next, 32), retired=self.done + 1)
+        self.ret(self.const(CONTINUE, 32))
+        self.start(go_on)
 
     def _exit_if(self, cond):
         """Leave the block before the current instruction (state as it was) with STEP.
-        All checks of one instruction share one exit path (it writes back the same state)."""
-        if self.exit_block is None:
-            here = self.ir.block
-            self.exit_block = self.fn.append_basic_block(f"exit_{self.insn.address:x}")
-            self.ir.position_at_end(self.exit_block)
-            self._write_back(*self.snapshot, eip=self.const(self.insn.address, 32), retired=self.done)
-            self.ir.ret(ir.Constant(INT[32], STEP))
-            self.ir.position_at_end(here)
-        go_on = self.fn.append_basic_block()
-        self.ir.cbranch(cond, self.exit_block, go_on)
-        self.ir.position_at_end(go_on)
+        All checks of one instruction share one exit path (it writes back the same state);
+        its code is emitted at the end of the function."""
+        if cond.const == 0:
+            return
+        if self.exit_label is None:
+            self.exit_label = self.fn.label(f"exit_{self.insn.address:x}_")
+            self.pending_exits.append((self.exit_label, self.snapshot, self.insn.address, self.done))
+        go_on = self.fn.label()
+        self.cbranch(cond, self.exit_label, go_on)
+        self.start(go_on)
+
+    pending_exits = None
 
     def _write_back(self, values, dirty, cc, cc_dirty, eip, retired):
         for name in sorted(dirty):
             self._store(name, values[name])
         if cc_dirty:
             self._store_cc(cc)
-        self.ir.store(eip, self._ptr(OFFSETS["eip"][0]))
+        self._store("eip", eip)
         if retired:
-            self.ir.store(self.add(self.icount0, self.const(retired, 64), 64), self._ptr(OFFSETS["icount"][0]))
+            self._store("icount", self.add(self.icount0, self.const(retired, 64), 64))
 
     def emit(self, insn):
         """Emit one instruction's semantics; returns True if it transferred control."""
+        if self.pending_exits is None:
+            self.pending_exits = []
         self.begin(insn)
         insn.spec.sem(self, insn)
         self.done += 1
@@ -228,30 +230,32 @@ class LLVMBuilder(IRArith, Builder):
         from Python, which runs only after translated code has returned."""
         eip = self.target if self.target is not None else self.const(fallthrough, 32)
         self._write_back(self.values, self.dirty, self.cc, self.cc_dirty, eip, self.done)
-        slots = [(t, chain_slot(t)) for t in _constant_targets(eip)] if chain_slot else []
-        slots = [(t, slot) for t, slot in slots if slot is not None]
+        targets = [eip.const] if eip.const is not None else sorted(set(eip.arms)) if eip.arms else []
+        slots = [(t, chain_slot(t)) for t in targets] if chain_slot else []
+        slots = [(t, slot) for t, slot in slots if slot is not None or t == own_address]
         if not slots:
-            self.ir.ret(ir.Constant(INT[32], CONTINUE))
-            return
-        back = self.fn.append_basic_block("to_dispatcher")
-        switch = self.ir.switch(eip, back)
-        block_type = ir.FunctionType(INT[32], [I8P])
-        for target, slot in slots:
-            bb = self.fn.append_basic_block(f"chain_{target:x}")
-            switch.add_case(ir.Constant(INT[32], target), bb)
-            self.ir.position_at_end(bb)
-            if target == own_address:
-                self.ir.ret(self.ir.call(self.fn, [self.state_ptr], tail="musttail"))
-                continue
-            code = self.ir.load(self.ir.inttoptr(self.const(slot, 64), I8P), typ=INT[64])
-            linked = self.fn.append_basic_block(f"linked_{target:x}")
-            self.ir.cbranch(self.ne(code, self.const(0, 64), 64), linked, back)
-            self.ir.position_at_end(linked)
-            result = self.ir.call(self.ir.inttoptr(code, block_type.as_pointer()), [self.state_ptr],
-                                  tail="musttail")
-            self.ir.ret(result)
-        self.ir.position_at_end(back)
-        self.ir.ret(ir.Constant(INT[32], CONTINUE))
+            self.ret(self.const(CONTINUE, 32))
+        else:
+            back = self.fn.label("to_dispatcher")
+            cases = [(t, self.fn.label(f"chain_{t:x}_")) for t, _ in slots]
+            self.switch(eip, back, cases)
+            for (target, slot), (_, label) in zip(slots, cases):
+                self.start(label)
+                if target == own_address:
+                    self.ret(self.call(f"@{self.name}", "i32", [STATE], tail="musttail"))
+                    continue
+                code = self.load_ptr("i64", self.inttoptr(self.const(slot, 64)))
+                linked = self.fn.label("linked")
+                self.cbranch(self.ne(code, self.const(0, 64), 64), linked, back)
+                self.start(linked)
+                result = self.call(self.inttoptr(code).ref, "i32", [STATE], tail="musttail")
+                self.ret(result)
+            self.start(back)
+            self.ret(self.const(CONTINUE, 32))
+        for label, snapshot, address, done in self.pending_exits or ():
+            self.start(label)
+            self._write_back(*snapshot, eip=self.const(address, 32), retired=done)
+            self.ret(self.const(STEP, 32))
 
     # ---- lazy flags ------------------------------------------------------------------------
     def cc_get(self):
@@ -273,32 +277,21 @@ class LLVMBuilder(IRArith, Builder):
     def compute_all_dynamic(self):
         """Arithmetic flags from the cc state the block was entered with (unknown op)."""
         args = [self._load_field(n) for n in ("cc_op", "cc_dst", "cc_src", "cc_src2")]
-        return self.ir.call(self.cc_helper(), args + [self.field("eflags")])
+        return self.call(f"@{self.cc_helper()}", "i32", args + [self.field("eflags")])
 
     def flag_dynamic(self, name):
         return flags.bit(self, self.compute_all_dynamic(), FLAG_BITS[name], 32)
 
 
-def _constant_targets(eip):
-    """The constant values an EIP expression can take: one constant, or both arms of a
-    select between constants (a jcc); otherwise none."""
-    if isinstance(eip, ir.Constant):
-        return [eip.constant]
-    if isinstance(eip, ir.SelectInstr):
-        arms = eip.operands[1:]
-        if all(isinstance(arm, ir.Constant) for arm in arms):
-            return sorted({arm.constant for arm in arms})
-    return []
-
-
 def cc_helper_for(module):
-    """A function returning the module's cc_flags helper, defined on first use only (it is
-    large, and most blocks never read flags they did not set themselves)."""
+    """A function returning the name of the module's cc_flags helper, defined on first use
+    only (it is large, and most blocks never read flags they did not set themselves)."""
     defined = []
 
     def get():
         if not defined:
-            defined.append(define_cc_helper(module))
+            define_cc_helper(module)
+            defined.append("cc_flags")
         return defined[0]
     return get
 
@@ -306,19 +299,17 @@ def cc_helper_for(module):
 def define_cc_helper(module):
     """`i32 cc_flags(cc_op, dst, src, src2, eflags)`: the six arithmetic flags (at their EFLAGS
     bits) of a lazily recorded operation whose op is only known at run time."""
-    fn = ir.Function(module, ir.FunctionType(INT[32], [INT[32]] * 5), "cc_flags")
-    fn.linkage = "internal"
-    cc_op, dst, src, src2, eflags = fn.args
-    entry = fn.append_basic_block("entry")
-    default = fn.append_basic_block("eflags")
-    a = IRArith(ir.IRBuilder(default), module)
-    a.ir.ret(a.and_(eflags, a.const(0x8D5, 32), 32))
-    switch = ir.IRBuilder(entry).switch(cc_op, default)
-    for op in range(1, len(flags.OP_NAMES)):
-        for w in flags.WIDTHS:
-            bb = fn.append_basic_block(f"{flags.OP_NAMES[op]}{w}")
-            switch.add_case(ir.Constant(INT[32], flags.encode(op, w)), bb)
-            a = IRArith(ir.IRBuilder(bb), module)
-            ops = [a.trunc(v, 32, w) for v in (dst, src, src2)]
-            a.ir.ret(flags.compute_all(a, op, w, *ops))
-    return fn
+    fn = module.function("cc_flags", "i32", ["i32 %op", "i32 %dst", "i32 %src", "i32 %src2", "i32 %eflags"])
+    fn.linkage = "internal "
+    a = TextArith(fn, module)
+    cc_op, dst, src, src2, eflags = (Value(f"%{n}", "i32") for n in ("op", "dst", "src", "src2", "eflags"))
+    a.start("entry")
+    cases = [(flags.encode(op, w), f"{flags.OP_NAMES[op]}{w}")
+             for op in range(1, len(flags.OP_NAMES)) for w in flags.WIDTHS]
+    a.switch(cc_op, "materialized", cases)
+    a.start("materialized")
+    a.ret(a.and_(eflags, a.const(0x8D5, 32), 32))
+    for (value, label), (op, w) in zip(cases, [(op, w) for op in range(1, len(flags.OP_NAMES)) for w in flags.WIDTHS]):
+        a.start(label)
+        ops = [a.trunc(v, 32, w) for v in (dst, src, src2)]
+        a.ret(flags.compute_all(a, op, w, *ops))

@@ -1,0 +1,262 @@
+"""LLVM IR written as text, directly: a small builder that is several times cheaper than
+llvmlite's IR object model, which dominated translation time.
+
+Values are `Value(ref, ty)`; constants carry their Python value in `.const`, and
+operations on constants are folded here, so the IR LLVM parses is already smaller.
+A `Function` is a list of lines grouped in labelled blocks; a `Module` joins functions and
+declarations into the text that llvmlite's `parse_assembly` reads.
+
+Example:
+    mod = Module("tc1"); fn = mod.function("f", "i32", ["ptr noalias %s"])
+    b = TextArith(fn, mod); b.ret(b.add(b.const(1, 32), b.const(2, 32), 32))   # ret i32 3
+"""
+
+_MASK = {w: (1 << w) - 1 for w in (1, 8, 16, 32, 64, 128)}
+_ICMP = {"==": "eq", "!=": "ne", "<": "ult", "<=": "ule", ">=": "uge", ">": "ugt"}
+
+
+class Value:
+    __slots__ = ("ref", "ty", "const", "arms")
+
+    def __init__(self, ref, ty, const=None, arms=None):
+        self.ref, self.ty, self.const, self.arms = ref, ty, const, arms
+
+    def __str__(self):
+        return f"{self.ty} {self.ref}"
+
+
+def _signed(x, w):
+    return x - (1 << w) if x >> (w - 1) else x
+
+
+class Function:
+    def __init__(self, name, ret, params, attrs=""):
+        self.name, self.ret, self.params, self.attrs = name, ret, params, attrs
+        self.lines = []
+        self.next_id = 0
+        self.labels = 0
+        self.linkage = ""
+
+    def fresh(self, prefix="v"):
+        self.next_id += 1
+        return f"%{prefix}{self.next_id}"
+
+    def label(self, hint="L"):
+        self.labels += 1
+        return f"{hint}{self.labels}"
+
+    def text(self):
+        head = f"define {self.linkage}{self.ret} @{self.name}({', '.join(self.params)}) {self.attrs}{{"
+        return "\n".join([head, *self.lines, "}"])
+
+
+class Module:
+    def __init__(self, name):
+        self.name = name
+        self.functions = []
+        self.declarations = {}
+
+    def function(self, name, ret, params, attrs=""):
+        fn = Function(name, ret, params, attrs)
+        self.functions.append(fn)
+        return fn
+
+    def declare(self, name, signature):
+        self.declarations[name] = f"declare {signature}"
+
+    def text(self):
+        return "\n\n".join([f"; ModuleID = '{self.name}'", *self.declarations.values(),
+                            *(fn.text() for fn in self.functions)]) + "\n"
+
+
+class TextArith:
+    """The abstract builder's arithmetic primitives (vmm.x86.builder), emitting IR text."""
+
+    def __init__(self, fn, module):
+        self.fn = fn
+        self.module = module
+        self.terminated = False
+
+    # ---- plumbing ----------------------------------------------------------------------
+    def instr(self, text, ty, prefix="v"):
+        ref = self.fn.fresh(prefix)
+        self.fn.lines.append(f"  {ref} = {text}")
+        return Value(ref, ty)
+
+    def line(self, text):
+        self.fn.lines.append(f"  {text}")
+
+    def start(self, label):
+        """Begin basic block `label` (the previous one must be terminated)."""
+        self.fn.lines.append(f"{label}:")
+        self.terminated = False
+
+    def terminate(self, text):
+        self.line(text)
+        self.terminated = True
+
+    def br(self, label):
+        self.terminate(f"br label %{label}")
+
+    def cbranch(self, cond, true_label, false_label):
+        if cond.const is not None:
+            self.br(true_label if cond.const else false_label)
+        else:
+            self.terminate(f"br i1 {cond.ref}, label %{true_label}, label %{false_label}")
+
+    def ret(self, value):
+        self.terminate(f"ret {value}")
+
+    def switch(self, value, default, cases):
+        body = " ".join(f"{value.ty} {c}, label %{label}" for c, label in cases)
+        self.terminate(f"switch {value}, label %{default} [ {body} ]")
+
+    def load_ptr(self, ty, ptr, align=None):
+        return self.instr(f"load {ty}, ptr {ptr.ref}" + (f", align {align}" if align else ""), ty)
+
+    def store_ptr(self, value, ptr, align=None):
+        self.line(f"store {value}, ptr {ptr.ref}" + (f", align {align}" if align else ""))
+
+    def inttoptr(self, value):
+        if value.const is not None:
+            return Value(f"inttoptr (i64 {value.const} to ptr)", "ptr")
+        return self.instr(f"inttoptr {value} to ptr", "ptr", "p")
+
+    def gep(self, base, offset):
+        return self.instr(f"getelementptr i8, ptr {base.ref}, i64 {offset}", "ptr", "p")
+
+    def call(self, callee, ret, args, tail=""):
+        call = f"{tail + ' ' if tail else ''}call {ret} {callee}({', '.join(map(str, args))})"
+        return self.instr(call, ret)
+
+    # ---- arithmetic --------------------------------------------------------------------
+    def const(self, v, w):
+        v &= _MASK[w]
+        return Value(str(v), f"i{w}", v)
+
+    def _binary(self, op, x, y, w, fold):
+        if x.const is not None and y.const is not None and fold is not None:
+            return self.const(fold(x.const, y.const), w)
+        return self.instr(f"{op} i{w} {x.ref}, {y.ref}", f"i{w}")
+
+    def add(self, x, y, w):
+        if y.const == 0:
+            return x
+        return self._binary("add", x, y, w, lambda a, b: a + b)
+
+    def sub(self, x, y, w):
+        if y.const == 0:
+            return x
+        return self._binary("sub", x, y, w, lambda a, b: a - b)
+
+    def mul(self, x, y, w):
+        return self._binary("mul", x, y, w, lambda a, b: a * b)
+
+    def and_(self, x, y, w):
+        return self._binary("and", x, y, w, lambda a, b: a & b)
+
+    def or_(self, x, y, w):
+        if y.const == 0:
+            return x
+        return self._binary("or", x, y, w, lambda a, b: a | b)
+
+    def xor(self, x, y, w):
+        return self._binary("xor", x, y, w, lambda a, b: a ^ b)
+
+    def not_(self, x, w):
+        return self.xor(x, self.const(-1, w), w)
+
+    def neg(self, x, w):
+        return self.sub(self.const(0, w), x, w)
+
+    def shl(self, x, n, w):
+        if n.const == 0:
+            return x
+        return self._binary("shl", x, n, w, lambda a, b: a << b)
+
+    def lshr(self, x, n, w):
+        if n.const == 0:
+            return x
+        return self._binary("lshr", x, n, w, lambda a, b: a >> b)
+
+    def ashr(self, x, n, w):
+        return self._binary("ashr", x, n, w, lambda a, b: _signed(a, w) >> b)
+
+    def udiv(self, x, y, w):
+        return self._binary("udiv", x, y, w, None)
+
+    def urem(self, x, y, w):
+        return self._binary("urem", x, y, w, None)
+
+    def sdiv(self, x, y, w):
+        return self._binary("sdiv", x, y, w, None)
+
+    def srem(self, x, y, w):
+        return self._binary("srem", x, y, w, None)
+
+    def _cast(self, op, x, wf, wt, fold):
+        if wf == wt:
+            return x
+        if x.const is not None:
+            return self.const(fold(x.const), wt)
+        return self.instr(f"{op} {x} to i{wt}", f"i{wt}")
+
+    def zext(self, x, wf, wt):
+        return self._cast("zext", x, wf, wt, lambda a: a)
+
+    def sext(self, x, wf, wt):
+        return self._cast("sext", x, wf, wt, lambda a: _signed(a, wf))
+
+    def trunc(self, x, wf, wt):
+        return self._cast("trunc", x, wf, wt, lambda a: a)
+
+    def _icmp(self, pred, x, y, w, fold):
+        if x.const is not None and y.const is not None:
+            return self.const(int(fold(x.const, y.const)), 1)
+        return self.instr(f"icmp {pred} i{w} {x.ref}, {y.ref}", "i1")
+
+    def eq(self, x, y, w):
+        return self._icmp("eq", x, y, w, lambda a, b: a == b)
+
+    def ne(self, x, y, w):
+        return self._icmp("ne", x, y, w, lambda a, b: a != b)
+
+    def ult(self, x, y, w):
+        return self._icmp("ult", x, y, w, lambda a, b: a < b)
+
+    def ule(self, x, y, w):
+        return self._icmp("ule", x, y, w, lambda a, b: a <= b)
+
+    def slt(self, x, y, w):
+        return self._icmp("slt", x, y, w, lambda a, b: _signed(a, w) < _signed(b, w))
+
+    def sle(self, x, y, w):
+        return self._icmp("sle", x, y, w, lambda a, b: _signed(a, w) <= _signed(b, w))
+
+    def select(self, c, x, y, w):
+        if c.const is not None:
+            return x if c.const else y
+        value = self.instr(f"select i1 {c.ref}, {x}, {y}", f"i{w}")
+        if x.const is not None and y.const is not None:
+            value.arms = (x.const, y.const)          # a jcc's two targets, for chaining
+        return value
+
+    def _intrinsic(self, name, x, w, extra=""):
+        full = f"llvm.{name}.i{w}"
+        params = f"i{w}" + (", i1" if extra else "")
+        self.module.declare(full, f"i{w} @{full}({params})")
+        return self.instr(f"call i{w} @{full}({x}{extra})", f"i{w}")
+
+    def ctpop(self, x, w):
+        if x.const is not None:
+            return self.const(x.const.bit_count(), w)
+        return self._intrinsic("ctpop", x, w)
+
+    def ctz(self, x, w):
+        return self._intrinsic("cttz", x, w, ", i1 0")
+
+    def clz(self, x, w):
+        return self._intrinsic("ctlz", x, w, ", i1 0")
+
+    def bswap(self, x, w):
+        return self._intrinsic("bswap", x, w)
