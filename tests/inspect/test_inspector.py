@@ -75,7 +75,7 @@ def test_html_report_in_headless_chromium(views, tmp_path):
         assert 0 <= top < browser.execute_script("return window.innerHeight")   # to the block
         columns = browser.find_elements(By.CSS_SELECTOR, "#b-0000100a .columns > div")
         assert [c.find_element(By.TAG_NAME, "h4").text for c in columns] == [
-            "guest instructions and rewrite", "LLVM IR (generated)", "LLVM IR (after -O2)", "host x86-64"]
+            "guest instructions and rewrite", "LLVM IR (generated)", "LLVM IR (optimised)", "host x86-64"]
         shot = ROOT / "out" / "inspector.png"
         shot.parent.mkdir(exist_ok=True)
         assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000

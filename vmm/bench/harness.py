@@ -26,14 +26,14 @@ def _translator_figures(m, seconds):
     if t is None:
         return {}
     stats = t.stats()
-    compiled = stats["compile"]
-    blocks = compiled[0]["functions"]
-    compile_s = compiled[0]["seconds"] + compiled[2]["seconds"]
+    tiers = stats["translation"]
+    blocks, hot = tiers[0]["blocks"], tiers[2]["blocks"]
+    compile_s = tiers[0]["seconds"] + tiers[2]["seconds"]
     return {
         "blocks_compiled": blocks,
-        "blocks_tier2": compiled[2]["functions"] - 1,             # minus the dispatcher
-        "compile_ms_per_block_tier0": 1e3 * compiled[0]["seconds"] / blocks if blocks else 0.0,
-        "compile_ms_per_block_tier2": (1e3 * compiled[2]["seconds"] / max(compiled[2]["functions"], 1)),
+        "blocks_tier2": hot,
+        "compile_ms_per_block_tier0": 1e3 * tiers[0]["seconds"] / blocks if blocks else 0.0,
+        "compile_ms_per_block_tier2": 1e3 * tiers[2]["seconds"] / hot if hot else 0.0,
         "compile_seconds": compile_s,
         "compile_share": compile_s / seconds if seconds else 0.0,
         "block_executions": stats["block_executions"],

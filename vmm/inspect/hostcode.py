@@ -13,7 +13,7 @@ from ..translator.jit import Jit
 
 
 def optimized_ir(jit, module_text):
-    """The module after LLVM's -O2 pipeline, as text."""
+    """The module after the tier-2 optimisation pipeline, as text."""
     llmod = llvm.parse_assembly(module_text)
     jit.optimize(llmod)
     return str(llmod)

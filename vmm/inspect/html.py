@@ -1,5 +1,5 @@
 """The inspector's HTML report: one self-contained page, a row per block with four columns
-side by side (guest + rewrite decisions, IR as generated, IR after -O2, host code), an index
+side by side (guest + rewrite decisions, IR as generated, IR optimised, host code), an index
 sorted hottest first, and links between chained blocks.
 
 Example:
@@ -63,7 +63,7 @@ def render_html(views, title="vmm inspector", summary=""):
             f"<div class='columns'>"
             f"<div><h4>guest instructions and rewrite</h4>{_guest(v, known)}</div>"
             f"<div><h4>LLVM IR (generated)</h4>{_code(v.ir_before, LlvmLexer())}</div>"
-            f"<div><h4>LLVM IR (after -O2)</h4>{_code(v.ir_after, LlvmLexer())}</div>"
+            f"<div><h4>LLVM IR (optimised)</h4>{_code(v.ir_after, LlvmLexer())}</div>"
             f"<div><h4>host x86-64</h4><p>object code before relocation</p>{_code(chr(10).join(v.host), NasmLexer())}</div>"
             f"</div></section>")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

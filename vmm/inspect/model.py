@@ -1,7 +1,7 @@
 """The inspector's data: one BlockView per translated block, hottest first.
 
 Each view holds the guest instructions with their rewrite class and the
-rule's reason, the block's LLVM IR as generated and after the -O2 pipeline,
+rule's reason, the block's LLVM IR as generated and after the tier-2 pipeline,
 the host x86-64 code it runs as, and run-time figures: executions (the
 block's native counter), its static successors (chaining links) and the
 callout the block hands over to, with how often the monitor ran it.

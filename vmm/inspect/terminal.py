@@ -27,7 +27,7 @@ def block_panel(view, show_ir=True, show_host=True):
                       f"{c['reason']} (monitor ran it {c['count']}x)")
     parts = [table]
     if show_ir:
-        parts += ["[bold]LLVM IR after -O2[/]", Syntax(view.ir_after, "llvm", theme="ansi_dark", word_wrap=True)]
+        parts += ["[bold]LLVM IR after the tier-2 passes[/]", Syntax(view.ir_after, "llvm", theme="ansi_dark", word_wrap=True)]
     if show_host:
         parts += ["[bold]host x86-64[/]", Syntax("\n".join(view.host), "nasm", theme="ansi_dark")]
     successors = ", ".join(f"{a:#x}" for a in view.successors) or "dynamic"

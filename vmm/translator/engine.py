@@ -5,7 +5,7 @@ calls the native dispatcher; it handles the exits: MISS (translate a batch of
 blocks: the missing one and the not-yet-translated blocks it reaches
 directly, in one LLVM module), STEP (the interpreter runs one instruction:
 callouts, #UD, faults, slow memory), BUDGET (return).  After each call it
-promotes hot tier-0 blocks to tier 2 (LLVM -O2), in one batch.
+promotes hot tier-0 blocks to tier 2 (LLVM optimisation passes), in one batch.
 
 `run(machine, budget)` is the engine entry point the Machine calls.
 
@@ -15,6 +15,7 @@ Example:
 """
 
 import ctypes
+import time
 
 from ..interp import engine as interp
 from ..x86.state import CS
@@ -49,6 +50,8 @@ class Translator:
         self.entries = 0             # dispatcher calls (= returns to Python)
         self.exits = {MISS: 0, STEP: 0, BUDGET: 0}
         self.step_counts = {}        # address -> times the monitor ran that instruction
+        # Per tier: blocks translated and seconds spent, IR generation and LLVM together.
+        self.translation = {tier: {"blocks": 0, "seconds": 0.0} for tier in (0, 2)}
         self.module_count = 0
 
     # ---- running ---------------------------------------------------------------------------
@@ -121,7 +124,12 @@ class Translator:
         module = Module(f"tc{self.module_count}")
         return module, cc_helper_for(module)
 
+    def _account(self, tier, blocks, start):
+        self.translation[tier]["blocks"] += blocks
+        self.translation[tier]["seconds"] += time.perf_counter() - start
+
     def _compile(self, planned, tier):
+        start = time.perf_counter()
         module, cc_helper = self._new_module()
         blocks = []
         for addr, insns, fallthrough in planned:
@@ -132,13 +140,15 @@ class Translator:
         addresses, _ = self.jit.compile(module.text(), [b.fn_name for b in blocks], tier=tier)
         for block in blocks:
             block.fn_address = addresses[block.fn_name]
+        self._account(tier, len(blocks), start)
         return blocks
 
     def tier_up(self):
-        """Recompile blocks that ran HOT times at tier 0 with the -O2 pipeline, as one batch."""
+        """Recompile blocks that ran HOT times at tier 0 with the optimisation pipeline, as one batch."""
         hot = [b for b in self.cache.blocks.values() if b.tier == 0 and self.cache.count(b) >= HOT]
         if not hot:
             return
+        start = time.perf_counter()
         module, cc_helper = self._new_module()
         names = [f"{block.fn_name}_o2" for block in hot]
         for block, name in zip(hot, names):
@@ -147,6 +157,7 @@ class Translator:
         addresses, _ = self.jit.compile(module.text(), names, tier=2)
         for block, name in zip(hot, names):
             self.cache.replace(block, addresses[name], 2)
+        self._account(2, len(hot), start)
 
     # ---- figures ---------------------------------------------------------------------------
     def stats(self):
@@ -156,7 +167,8 @@ class Translator:
             "blocks": len(self.cache.blocks),
             "translated": self.cache.stats.translated,
             "invalidated": self.cache.stats.invalidated,
-            "compile": compiled,
+            "compile": compiled,                                  # the LLVM part only
+            "translation": {tier: dict(v) for tier, v in self.translation.items()},
             "dispatcher_entries": self.entries,
             "exits": dict(self.exits),
             "block_executions": executed,

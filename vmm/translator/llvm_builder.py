@@ -299,7 +299,10 @@ def cc_helper_for(module):
 def define_cc_helper(module):
     """`i32 cc_flags(cc_op, dst, src, src2, eflags)`: the six arithmetic flags (at their EFLAGS
     bits) of a lazily recorded operation whose op is only known at run time."""
-    fn = module.function("cc_flags", "i32", ["i32 %op", "i32 %dst", "i32 %src", "i32 %src2", "i32 %eflags"])
+    # noinline: the op is unknown where it is called, so inlining the switch only costs
+    # optimisation time.
+    fn = module.function("cc_flags", "i32", ["i32 %op", "i32 %dst", "i32 %src", "i32 %src2", "i32 %eflags"],
+                         attrs="noinline nounwind ")
     fn.linkage = "internal "
     a = TextArith(fn, module)
     cc_op, dst, src, src2, eflags = (Value(f"%{n}", "i32") for n in ("op", "dst", "src", "src2", "eflags"))
