@@ -98,14 +98,15 @@ class Machine:
         """Run until the guest exits or halts, `max_insns` retire, or `timeout` seconds pass."""
         self.stop_reason, self.stop_message = None, ""
         start = time.perf_counter()
-        done = 0
+        first = self.state.icount
         reason, message, fault = "limit", "", None
         try:
             while self.stop_reason is None:
+                done = self.state.icount - first
                 budget = self.slice if max_insns is None else min(self.slice, max_insns - done)
                 if budget <= 0:
                     break
-                done += self.engine.run(self, budget)
+                self.engine.run(self, budget)
                 if timeout is not None and time.perf_counter() - start > timeout:
                     reason = "timeout"
                     break
@@ -113,7 +114,8 @@ class Machine:
                 reason, message = self.stop_reason, self.stop_message
         except (GuestStop, MemoryAccessError) as error:
             reason, message, fault = "error", str(error), getattr(error, "vector", None)
-        return RunResult(reason, done, time.perf_counter() - start, self.exit_code, message, fault)
+        return RunResult(reason, self.state.icount - first, time.perf_counter() - start, self.exit_code,
+                         message, fault)
 
     def stop(self, reason, exit_code=0, message=""):
         """Ask the monitor loop to stop after the current instruction."""

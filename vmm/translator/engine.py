@@ -20,7 +20,7 @@ import time
 from ..interp import engine as interp
 from ..x86.state import CS
 from ..cache.tcache import Block, TranslationCache
-from .blocks import form_block
+from .blocks import MAX_INSNS, form_block
 from .dispatch import build_dispatcher
 from .exits import BUDGET, MISS, STEP
 from .irtext import Module
@@ -28,7 +28,8 @@ from .jit import Jit
 from .llvm_builder import LLVMBuilder, MemoryLayout, cc_helper_for
 
 SLICE = 5_000_000          # instructions between the monitor's wall-clock checks
-BATCH = 32                 # most blocks translated into one module on a miss
+BATCH = 32                 # most blocks translated into one module on a miss...
+BATCH_INSNS = 512          # ...and most guest instructions
 HOT = 2_000                # executions after which a block is recompiled at tier 2
 SMC_LIMIT = 3              # invalidations after which code at an address is interpreted instead
 
@@ -66,15 +67,27 @@ class Translator:
             self.entries += 1
             code = self.dispatch(self.state_address)
             self.exits[code] = self.exits.get(code, 0) + 1
-            if code == MISS:
-                if s.eip in self.step_sites or not self._refill_or_translate(s.eip):
-                    self.step_counts[s.eip] = self.step_counts.get(s.eip, 0) + 1
-                    interp.run(m, 1)
-            elif code == STEP:
+            if code == MISS and s.eip not in self.step_sites and self._refill_or_translate(s.eip):
+                continue
+            if code in (MISS, STEP) and s.icount < s.icount_limit:
                 self.step_counts[s.eip] = self.step_counts.get(s.eip, 0) + 1
-                interp.run(m, 1)
+                if code == STEP:
+                    self._interpret_to_block_end()
+                else:
+                    interp.run(m, 1)
         self.tier_up()
         return s.icount - start
+
+    def _interpret_to_block_end(self):
+        """After a side exit, interpret the rest of the guest block: EIP is mid-block, and a
+        translation starting there would be a new block each time (a store loop into a code
+        page would translate at every instruction)."""
+        m, s = self.m, self.m.state
+        for _ in range(MAX_INSNS):
+            insn = m.decoder.decode(s.eip)
+            interp.run(m, 1)
+            if insn.spec.ends_block or s.icount >= s.icount_limit or m.stop_reason is not None:
+                return
 
     def _refill_or_translate(self, phys):
         """True if a translated block for `phys` is now in the jump cache."""
@@ -86,7 +99,7 @@ class Translator:
     def translate(self, phys):
         """Translate the block at `phys` and up to BATCH-1 blocks it reaches; False if empty."""
         todo, planned = [phys], []
-        while todo and len(planned) < BATCH:
+        while todo and len(planned) < BATCH and sum(len(p[1]) for p in planned) < BATCH_INSNS:
             addr = todo.pop()
             if addr in self.cache.blocks or addr in self.step_sites or any(p[0] == addr for p in planned):
                 continue

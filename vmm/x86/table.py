@@ -122,6 +122,9 @@ def lookup(insn, cs_insn):
         return _POP_SEG if ops[0].index != 1 else UNDEFINED          # pop cs does not exist
     elif insn.id in _SSE_TWINS and cs_insn.opcode[0] == 0x0F:
         return UNDEFINED
+    elif insn.id in (X.X86_INS_JMP, X.X86_INS_CALL) and ops and ops[0].kind == "mem" and ops[0].w == 48:
+        # jmp/call far through a m16:32 pointer (Capstone gives them the near ids)
+        return _registry("ljmp") if insn.id == X.X86_INS_JMP else UNDEFINED
     if insn.lock and (insn.id not in _LOCKABLE or not ops or ops[0].kind != "mem"):
         return UNDEFINED                                              # SDM: lock elsewhere is #UD
     return spec
