@@ -58,7 +58,7 @@ def _successors(block):
     out = []
     if last.ops and last.ops[0].kind == "imm" and last.spec.ends_block:
         out.append(last.ops[0].value & 0xFFFFFFFF)
-    if last.spec.name != "jmp":
+    if last.spec.name not in ("jmp", "call"):          # a call continues at its target
         out.append(block.fallthrough)
     return out
 
