@@ -1,0 +1,1 @@
+"""The translation cache: translated blocks, the native jump cache, chain slots (tcache.py)."""

@@ -1,0 +1,1 @@
+"""The translator: rewrite rules, the LLVM IR builder, the JIT, the native dispatcher, the engine."""
