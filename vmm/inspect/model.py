@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from ..machine import Machine
 from ..translator import engine as jit_engine
 from ..translator.irtext import Module
-from ..translator.llvm_builder import cc_helper_for
 from ..translator.rules import decide
 from ..cache.tcache import Block
 from .hostcode import host_disassembly, optimized_ir
@@ -48,7 +47,7 @@ class BlockView:
 def _block_module(translator, block):
     """A fresh module holding just this block, emitted exactly as the translator does."""
     module = Module(f"inspect_{block.phys:x}")
-    translator.emit_block(module, cc_helper_for(module), block.fn_name, block.insns, block.fallthrough,
+    translator.emit_block(module, block.fn_name, block.insns, block.fallthrough,
                           block.index, translator.cache.existing_chain_slot, block.tier)
     return module.text()
 

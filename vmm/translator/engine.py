@@ -25,7 +25,7 @@ from .dispatch import build_dispatcher
 from .exits import BUDGET, MISS, STEP
 from .irtext import Module
 from .jit import Jit
-from .llvm_builder import LLVMBuilder, MemoryLayout, cc_helper_for
+from .llvm_builder import LLVMBuilder, MemoryLayout, define_cc_helper
 
 SLICE = 5_000_000          # instructions between the monitor's wall-clock checks
 BATCH = 32                 # most blocks translated into one module on a miss...
@@ -44,7 +44,9 @@ class Translator:
         self.layout = MemoryLayout(machine.memory)
         module = Module("dispatcher")
         build_dispatcher(module, self.cache.jump_cache_address)
-        addresses, _ = self.jit.compile(module.text(), ["dispatch"], tier=2)
+        define_cc_helper(module)
+        addresses, _ = self.jit.compile(module.text(), ["dispatch", "cc_flags"], tier=2)
+        self.layout.cc_flags = addresses["cc_flags"]
         self.dispatch = _DISPATCH(addresses["dispatch"])
         self.state_address = ctypes.addressof(machine.state)
         self.step_sites = set()      # addresses whose first instruction the monitor runs
@@ -122,11 +124,11 @@ class Translator:
             self.cache.insert(block)
         return phys in self.cache.blocks
 
-    def emit_block(self, module, cc_helper, name, insns, fallthrough, index, chain_slot, tier):
+    def emit_block(self, module, name, insns, fallthrough, index, chain_slot, tier):
         """Lower one block's instructions into `module` as function `name`; return its builder.
         Tier 0 stores register writes at once (less IR, faster to compile); tier 2 keeps them
         in SSA until the block's exits (faster code)."""
-        fb = LLVMBuilder(module, name, self.layout, cc_helper, self.cache.counter_address(index), eager=tier == 0)
+        fb = LLVMBuilder(module, name, self.layout, self.cache.counter_address(index), eager=tier == 0)
         for insn in insns:
             fb.emit(insn)
         fb.finish(fallthrough, chain_slot, own_address=insns[0].address)
@@ -134,8 +136,7 @@ class Translator:
 
     def _new_module(self):
         self.module_count += 1
-        module = Module(f"tc{self.module_count}")
-        return module, cc_helper_for(module)
+        return Module(f"tc{self.module_count}")
 
     def _account(self, tier, blocks, start):
         self.translation[tier]["blocks"] += blocks
@@ -143,12 +144,12 @@ class Translator:
 
     def _compile(self, planned, tier):
         start = time.perf_counter()
-        module, cc_helper = self._new_module()
+        module = self._new_module()
         blocks = []
         for addr, insns, fallthrough in planned:
             index = self.cache.new_index()
             name = f"b_{addr:08x}_{self.module_count}"
-            self.emit_block(module, cc_helper, name, insns, fallthrough, index, self.cache.chain_slot_address, tier)
+            self.emit_block(module, name, insns, fallthrough, index, self.cache.chain_slot_address, tier)
             blocks.append(Block(addr, insns, fallthrough, index, name, tier=tier))
         addresses, _ = self.jit.compile(module.text(), [b.fn_name for b in blocks], tier=tier)
         for block in blocks:
@@ -162,10 +163,10 @@ class Translator:
         if not hot:
             return
         start = time.perf_counter()
-        module, cc_helper = self._new_module()
+        module = self._new_module()
         names = [f"{block.fn_name}_o2" for block in hot]
         for block, name in zip(hot, names):
-            self.emit_block(module, cc_helper, name, block.insns, block.fallthrough, block.index,
+            self.emit_block(module, name, block.insns, block.fallthrough, block.index,
                             self.cache.chain_slot_address, 2)
         addresses, _ = self.jit.compile(module.text(), names, tier=2)
         for block, name in zip(hot, names):

@@ -20,7 +20,7 @@ because semantics do all checks and loads before stores and register writes
 
 Example:
     module = Module("tc1")
-    fb = LLVMBuilder(module, "b_100000", layout, cc_helper_for(module), counter_address)
+    fb = LLVMBuilder(module, "b_100000", layout, counter_address)
     for insn in block: fb.emit(insn)
     fb.finish(fallthrough)
     module.text()           # what the JIT compiles
@@ -65,19 +65,19 @@ class MemoryLayout:
         self.ram = memory.host_address
         self.size = memory.size
         self.code_map = ctypes.addressof(memory.code_map)
+        self.cc_flags = 0         # address of the compiled cc_flags helper, set by the translator
 
 
 class LLVMBuilder(TextArith, Builder):
     """Emits one block function; `emit(insn)` per instruction, then `finish()`."""
 
-    def __init__(self, module, name, layout, cc_helper, counter_address, eager=False):
+    def __init__(self, module, name, layout, counter_address, eager=False):
         # Only %state reaches CpuState inside a block (RAM, counters and chain slots are other
         # objects), so LLVM may keep state fields in registers across a loop.
         fn = module.function(name, "i32", ["ptr noalias %state"], attrs="nounwind ")
         super().__init__(fn, module)
         self.name = name
         self.layout = layout
-        self.cc_helper = cc_helper
         self.eager = eager
         self.values = {}          # field name -> current Value
         self.dirty = set()        # fields written in this block and not yet stored
@@ -277,33 +277,19 @@ class LLVMBuilder(TextArith, Builder):
     def compute_all_dynamic(self):
         """Arithmetic flags from the cc state the block was entered with (unknown op)."""
         args = [self._load_field(n) for n in ("cc_op", "cc_dst", "cc_src", "cc_src2")]
-        return self.call(f"@{self.cc_helper()}", "i32", args + [self.field("eflags")])
+        helper = self.inttoptr(self.const(self.layout.cc_flags, 64))      # compiled once, shared
+        return self.call(helper.ref, "i32", args + [self.field("eflags")])
 
     def flag_dynamic(self, name):
         return flags.bit(self, self.compute_all_dynamic(), FLAG_BITS[name], 32)
 
 
-def cc_helper_for(module):
-    """A function returning the name of the module's cc_flags helper, defined on first use
-    only (it is large, and most blocks never read flags they did not set themselves)."""
-    defined = []
-
-    def get():
-        if not defined:
-            define_cc_helper(module)
-            defined.append("cc_flags")
-        return defined[0]
-    return get
-
-
 def define_cc_helper(module):
     """`i32 cc_flags(cc_op, dst, src, src2, eflags)`: the six arithmetic flags (at their EFLAGS
-    bits) of a lazily recorded operation whose op is only known at run time."""
-    # noinline: the op is unknown where it is called, so inlining the switch only costs
-    # optimisation time.
+    bits) of a lazily recorded operation whose op is only known at run time.  It is compiled
+    once per machine, with the dispatcher; blocks call it by address."""
     fn = module.function("cc_flags", "i32", ["i32 %op", "i32 %dst", "i32 %src", "i32 %src2", "i32 %eflags"],
-                         attrs="noinline nounwind ")
-    fn.linkage = "internal "
+                         attrs="nounwind ")
     a = TextArith(fn, module)
     cc_op, dst, src, src2, eflags = (Value(f"%{n}", "i32") for n in ("op", "dst", "src", "src2", "eflags"))
     a.start("entry")
