@@ -60,7 +60,8 @@ def build_parser():
     ins.add_argument("--html", metavar="OUT.html", help="also write a self-contained HTML report")
     ins.add_argument("--no-ir", action="store_true", help="terminal view without LLVM IR")
     bench = sub.add_parser("bench", help="compare vmm's engines with QEMU, Unicorn and native code")
-    bench.add_argument("--sizes", default="2000,20000", help="bench guest iteration counts (default 2000,20000)")
+    bench.add_argument("--sizes", default="2000,20000,100000",
+                       help="bench guest iteration counts (default 2000,20000,100000)")
     bench.add_argument("--interp-iters", type=int, default=20, help="iterations for the interpreter run")
     bench.add_argument("--micro-n", type=int, default=2_000_000,
                        help="nanobenchmark iterations (timed at n and 3n; the difference is reported)")

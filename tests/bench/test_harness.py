@@ -6,7 +6,7 @@ import json
 from rich.console import Console
 
 from vmm.bench.harness import run_suite
-from vmm.bench.report import print_report, ratios, write_chart, write_json
+from vmm.bench.report import marginal, print_report, ratios, write_chart, write_json
 
 
 def test_small_suite_end_to_end(tmp_path):
@@ -30,3 +30,16 @@ def test_small_suite_end_to_end(tmp_path):
     write_chart(results, tmp_path / "r.png")
     assert json.loads((tmp_path / "r.json").read_text())["ratios"][0]["iters"] == 3
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_marginal_cancels_fixed_costs():
+    """Two sizes per engine: the fixed cost (start-up, translation) drops out of the figure."""
+    def run(engine, iters, seconds):
+        return {"engine": engine, "iters": iters, "instructions": iters * 1000, "seconds": seconds}
+    results = {"guest": [run("vmm-jit", 10, 0.5), run("vmm-jit", 1010, 1.5),       # 1e6 insns/s
+                         run("qemu", 10, 0.2), run("qemu", 1010, 2.2),             # 0.5e6 insns/s
+                         run("vmm-interp", 1, 3.0)]}                               # one size: no row
+    rows = {r["engine"]: r for r in marginal(results)}
+    assert set(rows) == {"vmm-jit", "qemu"}
+    assert abs(rows["vmm-jit"]["mips"] - 1.0) < 1e-9 and abs(rows["qemu"]["mips"] - 0.5) < 1e-9
+    assert abs(rows["qemu"]["vmm_jit_ratio"] - 2.0) < 1e-9

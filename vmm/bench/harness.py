@@ -78,7 +78,7 @@ def _peer(fn, *args):
         return None, str(missing)
 
 
-def run_suite(sizes=(2000, 20000), interp_iters=20, micro_n=2_000_000, progress=lambda msg: None):
+def run_suite(sizes=(2000, 20000, 100000), interp_iters=20, micro_n=2_000_000, progress=lambda msg: None):
     """Measure everything; returns a dict ready for the report (and JSON)."""
     missing = {}
     guest = []

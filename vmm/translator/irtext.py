@@ -125,8 +125,8 @@ class TextArith:
     def gep(self, base, offset):
         return self.instr(f"getelementptr i8, ptr {base.ref}, i64 {offset}", "ptr", "p")
 
-    def call(self, callee, ret, args, tail=""):
-        call = f"{tail + ' ' if tail else ''}call {ret} {callee}({', '.join(map(str, args))})"
+    def call(self, callee, ret, args, tail="", attrs=""):
+        call = f"{tail + ' ' if tail else ''}call {ret} {callee}({', '.join(map(str, args))}){attrs}"
         return self.instr(call, ret)
 
     # ---- arithmetic --------------------------------------------------------------------

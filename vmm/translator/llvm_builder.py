@@ -278,7 +278,9 @@ class LLVMBuilder(TextArith, Builder):
         """Arithmetic flags from the cc state the block was entered with (unknown op)."""
         args = [self._load_field(n) for n in ("cc_op", "cc_dst", "cc_src", "cc_src2")]
         helper = self.inttoptr(self.const(self.layout.cc_flags, 64))      # compiled once, shared
-        return self.call(helper.ref, "i32", args + [self.field("eflags")])
+        # memory(none): the helper is a pure function of its arguments, so LLVM may keep
+        # guest state in registers across the call.
+        return self.call(helper.ref, "i32", args + [self.field("eflags")], attrs=" memory(none) nounwind")
 
     def flag_dynamic(self, name):
         return flags.bit(self, self.compute_all_dynamic(), FLAG_BITS[name], 32)
