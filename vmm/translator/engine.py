@@ -5,7 +5,9 @@ calls the native dispatcher; it handles the exits: MISS (translate a batch of
 blocks: the missing one and the not-yet-translated blocks it reaches
 directly, in one LLVM module), STEP (the interpreter runs one instruction:
 callouts, #UD, faults, slow memory), BUDGET (return).  After each call it
-promotes hot tier-0 blocks to tier 2 (LLVM optimisation passes), in one batch.
+promotes hot tier-0 blocks to tier 2 (LLVM optimisation passes), in one batch;
+a tier-2 block that jumps back to its own start becomes a loop that keeps guest
+state in host registers until it is left (LLVMBuilder._open_loop).
 
 `run(machine, budget)` is the engine entry point the Machine calls.
 
@@ -25,7 +27,7 @@ from .dispatch import build_dispatcher
 from .exits import BUDGET, MISS, STEP
 from .irtext import Module
 from .jit import Jit
-from .llvm_builder import LLVMBuilder, MemoryLayout, define_cc_helper
+from .llvm_builder import LLVMBuilder, MemoryLayout, define_cc_helper, plan_loop
 
 SLICE = 5_000_000          # instructions between the monitor's wall-clock checks
 BATCH = 32                 # most blocks translated into one module on a miss...
@@ -56,6 +58,7 @@ class Translator:
         # Per tier: blocks translated and seconds spent, IR generation and LLVM together.
         self.translation = {tier: {"blocks": 0, "seconds": 0.0} for tier in (0, 2)}
         self.module_count = 0
+        self.loop_blocks = 0         # tier-2 blocks that jump to themselves, compiled as loops
 
     # ---- running ---------------------------------------------------------------------------
     def run(self, budget):
@@ -128,7 +131,12 @@ class Translator:
         """Lower one block's instructions into `module` as function `name`; return its builder.
         Tier 0 stores register writes at once (less IR, faster to compile); tier 2 keeps them
         in SSA until the block's exits (faster code)."""
-        fb = LLVMBuilder(module, name, self.layout, self.cache.counter_address(index), eager=tier == 0)
+        loop = None
+        if tier == 2 and insns[0].address in _static_successors(insns, fallthrough):
+            loop = plan_loop(self.layout, insns)
+            self.loop_blocks += 1
+        fb = LLVMBuilder(module, name, self.layout, self.cache.counter_address(index), eager=tier == 0,
+                         loop=loop)
         for insn in insns:
             fb.emit(insn)
         fb.finish(fallthrough, chain_slot, own_address=insns[0].address)
@@ -187,6 +195,7 @@ class Translator:
             "exits": dict(self.exits),
             "block_executions": executed,
             "step_sites": len(self.step_sites),
+            "loop_blocks": self.loop_blocks,
         }
 
 

@@ -76,6 +76,7 @@ class TextArith:
         self.fn = fn
         self.module = module
         self.terminated = False
+        self.current = None       # label of the basic block being written
 
     # ---- plumbing ----------------------------------------------------------------------
     def instr(self, text, ty, prefix="v"):
@@ -89,6 +90,7 @@ class TextArith:
     def start(self, label):
         """Begin basic block `label` (the previous one must be terminated)."""
         self.fn.lines.append(f"{label}:")
+        self.current = label
         self.terminated = False
 
     def terminate(self, text):

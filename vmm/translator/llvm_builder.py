@@ -10,6 +10,10 @@ check).  Lazy condition codes are tracked statically: after a
 flag-setting instruction the builder knows the op and width, so a later
 `jcc` computes just the flag it needs and LLVM drops the rest.
 
+A tier-2 block that jumps back to its own start is compiled as a loop: the state
+fields it writes stay in phis round the loop and are stored on the way out
+(`LoopPlan`, `_open_loop`), so a hot one-block loop touches CpuState only when it ends.
+
 Side exits keep exceptions precise: a check that fails (raise_if, a memory
 access outside RAM, a store to a page holding code) branches to an exit that
 writes back the state as it was *before* the current instruction, sets EIP to
@@ -27,13 +31,14 @@ Example:
 """
 
 import ctypes
+from dataclasses import dataclass
 
 from ..x86 import flags
 from ..x86.builder import Builder
 from ..x86.state import CpuState, FLAG_BITS
 from ..memory import CODE_SHIFT
 from .exits import CONTINUE, BUDGET, STEP
-from .irtext import TextArith, Value
+from .irtext import Module, TextArith, Value
 
 
 def _field_offsets():
@@ -55,6 +60,8 @@ def _field_offsets():
 
 
 OFFSETS = _field_offsets()
+CC_FIELDS = ("cc_op", "cc_dst", "cc_src", "cc_src2")
+CC_FIELDS_SET = frozenset(CC_FIELDS)
 STATE = Value("%state", "ptr")
 
 
@@ -68,10 +75,29 @@ class MemoryLayout:
         self.cc_flags = 0         # address of the compiled cc_flags helper, set by the translator
 
 
+@dataclass(frozen=True)
+class LoopPlan:
+    """A block that jumps back to its own start: the state fields its body only reads and
+    those it writes (see LLVMBuilder._open_loop)."""
+    address: int
+    read: tuple
+    written: tuple
+
+
+def plan_loop(layout, insns):
+    """The LoopPlan of a block, found by emitting it once into a scratch module."""
+    fb = LLVMBuilder(Module("plan"), "plan", layout, 0)
+    for insn in insns:
+        fb.emit(insn)
+    written = sorted(fb.dirty) + (list(CC_FIELDS) if fb.cc_dirty else [])
+    read = sorted(name for name in fb.values if name not in written)
+    return LoopPlan(insns[0].address, tuple(read), tuple(written))
+
+
 class LLVMBuilder(TextArith, Builder):
     """Emits one block function; `emit(insn)` per instruction, then `finish()`."""
 
-    def __init__(self, module, name, layout, counter_address, eager=False):
+    def __init__(self, module, name, layout, counter_address, eager=False, loop=None):
         # Only %state reaches CpuState inside a block (RAM, counters and chain slots are other
         # objects), so LLVM may keep state fields in registers across a loop.
         fn = module.function(name, "i32", ["ptr noalias %state"], attrs="nounwind ")
@@ -86,12 +112,66 @@ class LLVMBuilder(TextArith, Builder):
         self.done = 0             # instructions completed before the current one
         self.insn = None
         self.target = None
+        self.loop = loop
         self.start("entry")
+        counter = self.inttoptr(self.const(counter_address, 64))      # executions, for tiers
+        if loop is not None:
+            self._open_loop(loop, counter)
+            return
         self.icount0 = self._load_field("icount")
         over = self.ule(self._load_field("icount_limit"), self.icount0, 64)
         self._leave_if(over, BUDGET)
-        counter = self.inttoptr(self.const(counter_address, 64))      # executions, for tiers
         self.store_ptr(self.add(self.load_ptr("i64", counter), self.const(1, 64), 64), counter)
+
+    # ---- self-loops (tier 2): state carried round the loop in registers -----------------------
+    def _open_loop(self, loop, counter):
+        """Start a block that jumps back to itself (`loop`: a LoopPlan).  Every state field the
+        body touches is loaded once, before the loop; the fields it writes, the instruction
+        count and the execution counter travel round the loop in phis and are stored only
+        on the way out, as LLVM's LICM and scalar promotion would do (llvmlite does not
+        expose them).  Nothing else writes CpuState while translated code runs, so the
+        values stay exact; every exit writes them back."""
+        entry = {name: self._load_field(name) for name in loop.read + loop.written}
+        entry["icount"] = self._load_field("icount")
+        self.counter_ptr = counter
+        entry["counter"] = self.load_ptr("i64", counter)
+        limit = self._load_field("icount_limit")
+        header = self.fn.label("loop")
+        self.br(header)
+        self.start(header)
+        self.loop_header = header
+        self.phis = {}                              # name -> (line index, phi Value, entry Value)
+        for name, value in entry.items():
+            if name in loop.read:
+                self.values[name] = value           # loop-invariant: loaded once
+                continue
+            phi = Value(self.fn.fresh("phi"), value.ty)
+            self.fn.lines.append(None)              # the phi line, written by _close_loop
+            self.phis[name] = (len(self.fn.lines) - 1, phi, value)
+        self.icount0 = self.phis["icount"][1]
+        for name in loop.written:
+            self.values[name] = self.phis[name][1]
+            self.dirty.add(name)
+        budget, go_on = self.fn.label("budget"), self.fn.label()
+        self.cbranch(self.ule(limit, self.icount0, 64), budget, go_on)
+        self.start(budget)
+        self.counter_value = self.phis["counter"][1]        # this pass does not run
+        self._write_back(self.values, self.dirty, None, False, self.const(loop.address, 32), 0)
+        self.ret(self.const(BUDGET, 32))
+        self.start(go_on)
+        self.counter_value = self.add(self.phis["counter"][1], self.const(1, 64), 64)
+
+    def _close_loop(self):
+        """The jump back to the loop header: the phis take this pass's final values."""
+        incoming = dict(self.values)
+        if self.cc_dirty:
+            incoming.update(zip(CC_FIELDS, self._cc_values(self.cc)))
+        incoming["icount"] = self.add(self.icount0, self.const(self.done, 64), 64)
+        incoming["counter"] = self.counter_value
+        for name, (index, phi, first) in self.phis.items():
+            self.fn.lines[index] = (f"  {phi.ref} = phi {phi.ty} [ {first.ref}, %entry ], "
+                                    f"[ {incoming[name].ref}, %{self.current} ]")
+        self.br(self.loop_header)
 
     # ---- raw state access ------------------------------------------------------------------
     def _load_field(self, name):
@@ -206,8 +286,10 @@ class LLVMBuilder(TextArith, Builder):
         if cc_dirty:
             self._store_cc(cc)
         self._store("eip", eip)
-        if retired:
+        if retired or self.loop is not None:
             self._store("icount", self.add(self.icount0, self.const(retired, 64), 64))
+        if self.loop is not None:
+            self.store_ptr(self.counter_value, self.counter_ptr)
 
     def emit(self, insn):
         """Emit one instruction's semantics; returns True if it transferred control."""
@@ -229,8 +311,16 @@ class LLVMBuilder(TextArith, Builder):
         self tail call into a loop.  That is safe because a block is only ever invalidated
         from Python, which runs only after translated code has returned."""
         eip = self.target if self.target is not None else self.const(fallthrough, 32)
+        if self.loop is not None:
+            again, leave = self.fn.label("again"), self.fn.label("leave")
+            self.cbranch(self.eq(eip, self.const(own_address, 32), 32), again, leave)
+            self.start(again)
+            self._close_loop()
+            self.start(leave)
         self._write_back(self.values, self.dirty, self.cc, self.cc_dirty, eip, self.done)
         targets = [eip.const] if eip.const is not None else sorted(set(eip.arms)) if eip.arms else []
+        if self.loop is not None:
+            targets = [t for t in targets if t != own_address]
         slots = [(t, chain_slot(t)) for t in targets] if chain_slot else []
         slots = [(t, slot) for t, slot in slots if slot is not None or t == own_address]
         if not slots:
@@ -263,20 +353,24 @@ class LLVMBuilder(TextArith, Builder):
 
     def cc_set(self, op, w, dst, src, src2):
         self.cc = (op, w, dst, src, src2)
+        self.dirty -= CC_FIELDS_SET          # the static cc supersedes carried cc fields
         if self.eager:
             self._store_cc(self.cc)
         else:
             self.cc_dirty = True
 
-    def _store_cc(self, cc):
+    def _cc_values(self, cc):
+        """The four cc fields' values (32-bit) for a statically known cc."""
         op, w, dst, src, src2 = cc
-        self._store("cc_op", self.const(flags.encode(op, w), 32))
-        for name, v in (("cc_dst", dst), ("cc_src", src), ("cc_src2", src2)):
-            self._store(name, self.zext(v, w, 32))
+        return [self.const(flags.encode(op, w), 32)] + [self.zext(v, w, 32) for v in (dst, src, src2)]
+
+    def _store_cc(self, cc):
+        for name, value in zip(CC_FIELDS, self._cc_values(cc)):
+            self._store(name, value)
 
     def compute_all_dynamic(self):
         """Arithmetic flags from the cc state the block was entered with (unknown op)."""
-        args = [self._load_field(n) for n in ("cc_op", "cc_dst", "cc_src", "cc_src2")]
+        args = [self.field(n) for n in CC_FIELDS]
         helper = self.inttoptr(self.const(self.layout.cc_flags, 64))      # compiled once, shared
         # memory(none): the helper is a pure function of its arguments, so LLVM may keep
         # guest state in registers across the call.
