@@ -191,7 +191,12 @@ class Machine:
         return self.memory.read(addr, length)
 
     def mem_write(self, addr, data):
+        """Write guest physical memory from the host.  Translations of code there are dropped;
+        a host write is not the guest modifying itself, so the translator also forgets that
+        history (the addresses are translated again, not left to the interpreter)."""
         self.memory.write(addr, bytes(data))
+        if self.translator is not None:
+            self.translator.forget_rewrites(addr, len(data))
 
 
 def _register(name):

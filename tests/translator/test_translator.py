@@ -107,3 +107,17 @@ def test_miss_translates_a_batch_in_one_module():
     m, _ = run_asm("jit", LOOP)
     stats = m.translator.jit.stats[0]
     assert stats["functions"] >= 3 and stats["modules"] == 1
+
+
+def test_host_rewrites_keep_code_translated():
+    """Code rewritten by the host (Machine.mem_write: a loader, a debugger, the differential
+    tests) is translated again each time; only the guest rewriting itself past SMC_LIMIT
+    leaves an address to the interpreter."""
+    m = machine_with("jit", "mov eax, 1\ncli\nhlt")
+    for value in range(2, 12):
+        m.mem_write(0x1000, bytes([0xB8, value, 0, 0, 0]))          # mov eax, value
+        m.reg_write("eip", 0x1000)
+        m.run()
+        assert m.reg_read("eax") == value
+    assert 0x1000 not in m.translator.step_counts
+    assert m.translator.cache.stats.translated >= 10

@@ -82,7 +82,7 @@ def _machine(engine):
 
 def run_vmm(engine, code, regs, eflags, data, max_insns=10_000):
     m = _machine(engine)
-    m.memory.write(0, bytes(0x20000))           # a clean slate; the decode cache drops via code_pages
+    m.mem_write(0, bytes(0x20000))              # a clean slate: translations of the last run drop
     m.mem_write(CODE, code + HLT)              # vmm stops at the hlt (IF is clear)
     m.mem_write(DATA, data)
     for name, value in regs.items():

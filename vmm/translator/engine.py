@@ -100,6 +100,15 @@ class Translator:
             return True
         return self.translate(phys)
 
+    def forget_rewrites(self, addr, length):
+        """Code in [addr, addr+length) was replaced by the host (Machine.mem_write): its
+        addresses are no longer self-modifying code left to the interpreter (SMC_LIMIT)."""
+        end = addr + length
+        invalidations = self.cache.invalidations
+        for phys in [p for p in invalidations if addr <= p < end]:
+            del invalidations[phys]
+        self.step_sites = {p for p in self.step_sites if not addr <= p < end}
+
     # ---- translating -----------------------------------------------------------------------
     def translate(self, phys):
         """Translate the block at `phys` and up to BATCH-1 blocks it reaches; False if empty."""
