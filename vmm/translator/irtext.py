@@ -119,6 +119,11 @@ class TextArith:
     def store_ptr(self, value, ptr, align=None):
         self.line(f"store {value}, ptr {ptr.ref}" + (f", align {align}" if align else ""))
 
+    def phi(self, ty, incoming):
+        """A phi of (Value, predecessor label) pairs."""
+        arms = ", ".join(f"[ {value.ref}, %{label} ]" for value, label in incoming)
+        return self.instr(f"phi {ty} {arms}", ty)
+
     def inttoptr(self, value):
         if value.const is not None:
             return Value(f"inttoptr (i64 {value.const} to ptr)", "ptr")

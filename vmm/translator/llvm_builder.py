@@ -62,6 +62,7 @@ def _field_offsets():
 OFFSETS = _field_offsets()
 CC_FIELDS = ("cc_op", "cc_dst", "cc_src", "cc_src2")
 CC_FIELDS_SET = frozenset(CC_FIELDS)
+SPECULATED_CC = ((flags.SUB, 32), (flags.LOGIC, 32))     # cmp and test: see cond_dynamic
 STATE = Value("%state", "ptr")
 
 
@@ -375,6 +376,31 @@ class LLVMBuilder(TextArith, Builder):
         # memory(none): the helper is a pure function of its arguments, so LLVM may keep
         # guest state in registers across the call.
         return self.call(helper.ref, "i32", args + [self.field("eflags")], attrs=" memory(none) nounwind")
+
+    def cond_dynamic(self, cc):
+        """A condition on flags recorded before the block: a jcc that starts a block usually
+        tests the same cmp or test as a jcc that ended the block before it (gcc's usual
+        pattern), so speculate on those ops: each gets an arm that computes the condition
+        inline from cc_dst/cc_src (one compare for a cmp), and any other op calls the
+        flags helper."""
+        fields = [self.field(name) for name in CC_FIELDS]
+        self.field("eflags")                  # loaded here, before the arms: it must dominate later uses
+        join = self.fn.label("cond")
+        arms = [(flags.encode(op, w), self.fn.label(f"cc_{flags.OP_NAMES[op].lower()}{w}"), (op, w))
+                for op, w in SPECULATED_CC]
+        generic = self.fn.label("cc_other")
+        self.switch(fields[0], generic, [(code, label) for code, label, _ in arms])
+        incoming = []
+        for _, label, op_w in arms + [(None, generic, None)]:
+            self.start(label)
+            if op_w is not None:
+                op, w = op_w
+                self.cc = (op, w, *(self.trunc(v, 32, w) for v in fields[1:]))
+            incoming.append((flags.evaluate(self, cc), self.current))
+            self.cc = None
+            self.br(join)
+        self.start(join)
+        return self.phi("i1", incoming)
 
     def flag_dynamic(self, name):
         return flags.bit(self, self.compute_all_dynamic(), FLAG_BITS[name], 32)

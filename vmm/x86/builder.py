@@ -47,6 +47,10 @@ class Builder:
       flag_dynamic(name)                     a flag when cc_get() is None
     """
 
+    def cond_dynamic(self, cc):
+        """A jcc/setcc/cmovcc condition when cc_get() is None (flags set before this block)."""
+        return flags.evaluate(self, cc)
+
     # ---- condition codes -------------------------------------------------------------
     def set_cc(self, op, w, dst, src=None, src2=None):
         """Record a flag-setting operation lazily (see vmm.x86.flags)."""

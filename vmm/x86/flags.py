@@ -154,7 +154,16 @@ def merge_flags(b, eflags, arith):
 
 
 def cond(b, cc):
-    """The x86 condition `cc` (Intel suffix: "e", "nz", "ge"...) as a 1-bit b-value."""
+    """The x86 condition `cc` (Intel suffix: "e", "nz", "ge"...) as a 1-bit b-value.
+    Flags recorded before the code the builder sees (cc_get() is None) are the builder's
+    business: `b.cond_dynamic(cc)`, which may speculate on the recording op."""
+    if b.cc_get() is None:
+        return b.cond_dynamic(cc)
+    return evaluate(b, cc)
+
+
+def evaluate(b, cc):
+    """`cond`, from the flags as the builder gives them (flag() per flag)."""
     base, negate = _ALIASES.get(cc, (cc, False))
     value = _CONDITIONS[base](b)
     return b.xor(value, b.const(1, 1), 1) if negate else value
