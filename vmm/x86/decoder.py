@@ -6,6 +6,10 @@ table attached (`insn.spec`).  Decoded instructions are cached by physical
 address; the 64-byte granules they came from are marked as code in memory,
 and a write to such a granule drops every cached instruction on it before the
 writing instruction completes, so self-modifying code is always re-decoded.
+Re-decoding is cheap where the bytes did not change: the last instruction
+decoded at each address is kept, and reused if memory still holds its bytes
+(a store into a code granule usually rewrites one instruction of the several
+there).
 
 Example:
     dec = Decoder(memory)
@@ -54,6 +58,7 @@ class Decoder:
         self.cs.detail = True
         self.cache = {}
         self.granule_index = {}         # code granule -> cached addresses touching it
+        self.last = {}                  # address -> the last Insn decoded there, even if dropped
         memory.on_code_write.append(self.invalidate)
 
     def decode(self, phys):
@@ -63,9 +68,10 @@ class Decoder:
         return insn
 
     def _decode(self, phys):
-        length = min(MAX_INSN_BYTES, self.memory.size - phys)
-        raw = self.memory.read(phys, max(length, 1))
-        insn = self._from_bytes(phys, raw)
+        insn = self.last.get(phys)
+        if insn is None or self.memory.read(phys, insn.size) != insn.raw:
+            length = min(MAX_INSN_BYTES, self.memory.size - phys)
+            insn = self.last[phys] = self._from_bytes(phys, self.memory.read(phys, max(length, 1)))
         self.cache[phys] = insn
         first, last = phys >> CODE_SHIFT, (phys + insn.size - 1) >> CODE_SHIFT
         for granule in range(first, last + 1):
