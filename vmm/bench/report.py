@@ -53,24 +53,28 @@ def marginal(results):
             for engine, mips in rows.items()]
 
 
+def _blocks(row):
+    return f"{row['blocks_compiled']} ({row['blocks_tier2']})" if "blocks_compiled" in row else "-"
+
+
 def _fmt(value, spec="{:.2f}"):
     return "-" if value is None else spec.format(value)
 
 
 def print_report(results, console):
     guest = Table(title="bench guest: wall time, guest MIPS, checksum")
-    for column in ("engine", "iters", "instructions", "seconds", "MIPS", "checksum", "blocks", "compile ms/block",
-                   "compile share", "block runs / Python re-entries"):
+    for column in ("engine", "iters", "instructions", "seconds", "MIPS", "checksum", "blocks (tier 2)",
+                   "ms/block tier 0", "ms/block tier 2 (bg)", "compile share", "block runs / Python re-entries"):
         guest.add_column(column, justify="right")
     for r in results["guest"]:
         reentries = r.get("python_reentries")
         chain = f"{r['block_executions']} / {reentries}" if reentries is not None else "-"
         guest.add_row(r["engine"], str(r["iters"]), str(r["instructions"]), f"{r['seconds']:.3f}", f"{r['mips']:.1f}",
-                      str(r.get("checksum")), str(r.get("blocks_compiled", "-")),
-                      _fmt(r.get("compile_ms_per_block_tier0")), _fmt(r.get("compile_share"), "{:.1%}"), chain)
+                      str(r.get("checksum")), _blocks(r), _fmt(r.get("compile_ms_per_block_tier0")),
+                      _fmt(r.get("compile_ms_per_block_tier2")), _fmt(r.get("compile_share"), "{:.1%}"), chain)
     console.print(guest)
-    table = Table(title="vmm translator ratios (>1: vmm faster); steady = without compile time (vmm) "
-                        "and start-up (QEMU)")
+    table = Table(title="vmm translator ratios (>1: vmm faster); steady = without compile time on the "
+                        "guest's thread (vmm) and start-up (QEMU)")
     for column in ("iters", "jit MIPS", "jit steady MIPS", "vs interp", "vs qemu", "vs qemu steady", "vs unicorn",
                    "vs native"):
         table.add_column(column, justify="right")

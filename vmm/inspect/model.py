@@ -63,6 +63,7 @@ def _successors(block):
 
 
 def view_block(translator, block, detail=True):
+    translator.drain()          # the inspector uses the tier-2 LLVM objects the worker may hold
     insns = [InsnView(i.address, i.text(), i.raw.hex(), decide(i).cls, decide(i).reason) for i in block.insns]
     view = BlockView(block.phys, block.tier, translator.cache.count(block), insns, _successors(block))
     nxt = translator.m.decoder.decode(block.fallthrough) if block.fallthrough < translator.m.memory.size else None
@@ -82,6 +83,7 @@ def inspect_machine(machine, detail=True, limit=None):
     translator = machine.translator
     if translator is None:
         return []
+    translator.drain()          # tier-2 code still compiling in the background: install it first
     blocks = sorted(translator.cache.blocks.values(), key=lambda b: (-translator.cache.count(b), b.phys))
     return [view_block(translator, b, detail) for b in blocks[:limit]]
 

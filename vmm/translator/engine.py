@@ -9,6 +9,9 @@ promotes hot tier-0 blocks to tier 2 (LLVM optimisation passes), in one batch;
 a tier-2 block that jumps back to its own start becomes a loop that keeps guest
 state in host registers until it is left (LLVMBuilder._open_loop).
 
+Tier-2 compiles run on a background thread (vmm.translator.background); their code
+is installed between dispatcher calls.  `drain()` waits for them.
+
 `run(machine, budget)` is the engine entry point the Machine calls.
 
 Example:
@@ -22,6 +25,7 @@ import time
 from ..interp import engine as interp
 from ..x86.state import CS
 from ..cache.tcache import Block, TranslationCache
+from . import background
 from .blocks import MAX_INSNS, form_block
 from .dispatch import build_dispatcher
 from .exits import BUDGET, MISS, STEP
@@ -33,6 +37,7 @@ SLICE = 5_000_000          # instructions between the monitor's wall-clock check
 BATCH = 32                 # most blocks translated into one module on a miss...
 BATCH_INSNS = 512          # ...and most guest instructions
 HOT = 2_000                # executions after which a block is recompiled at tier 2
+POLL = 200_000             # instructions between looks for finished tier-2 code while one compiles
 SMC_LIMIT = 3              # invalidations after which code at an address is interpreted instead
 
 _DISPATCH = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
@@ -44,12 +49,22 @@ class Translator:
         self.jit = Jit()
         self.cache = TranslationCache(machine.memory)
         self.layout = MemoryLayout(machine.memory)
+        self.tier2_jobs = []         # (Future, install function) compiling in the background
+        self.promoting = set()       # id() of the Blocks in those jobs
         module = Module("dispatcher")
         build_dispatcher(module, self.cache.jump_cache_address)
-        define_cc_helper(module)
-        addresses, _ = self.jit.compile(module.text(), ["dispatch", "cc_flags"], tier=2)
-        self.layout.cc_flags = addresses["cc_flags"]
+        addresses, _ = self.jit.compile(module.text(), ["dispatch"], tier=2)
         self.dispatch = _DISPATCH(addresses["dispatch"])
+        # Blocks call the flags helper through a slot: a tier-0 build (10 ms) serves at once,
+        # the tier-2 build (40 ms, and faster code) replaces it when the background has it.
+        self.cc_flags_slot = ctypes.c_uint64()
+        self.layout.cc_flags_slot = ctypes.addressof(self.cc_flags_slot)
+        module = Module("cc_flags")
+        define_cc_helper(module)
+        addresses, _ = self.jit.compile(module.text(), ["cc_flags"], tier=0)
+        self.cc_flags_slot.value = addresses["cc_flags"]
+        self.tier2_jobs.append((background.submit(self.jit, module.text(), ["cc_flags"]),
+                                lambda addresses: setattr(self.cc_flags_slot, "value", addresses["cc_flags"])))
         self.state_address = ctypes.addressof(machine.state)
         self.step_sites = set()      # addresses whose first instruction the monitor runs
         self.entries = 0             # dispatcher calls (= returns to Python)
@@ -57,6 +72,7 @@ class Translator:
         self.step_counts = {}        # address -> times the monitor ran that instruction
         # Per tier: blocks translated and seconds spent, IR generation and LLVM together.
         self.translation = {tier: {"blocks": 0, "seconds": 0.0} for tier in (0, 2)}
+        self.translation[2]["background_seconds"] = 0.0    # LLVM's share, off the guest's thread
         self.module_count = 0
         self.loop_blocks = 0         # tier-2 blocks that jump to themselves, compiled as loops
 
@@ -64,17 +80,23 @@ class Translator:
     def run(self, budget):
         m, s = self.m, self.m.state
         start = s.icount
-        s.icount_limit = start + budget
-        while s.icount < s.icount_limit and m.stop_reason is None:
+        limit = start + budget
+        while s.icount < limit and m.stop_reason is None:
+            s.icount_limit = limit
             if m.code_hooks or s.seg[CS].base != 0:
-                interp.run(m, s.icount_limit - s.icount)      # hooks and segmented code: interpreter
+                interp.run(m, limit - s.icount)      # hooks and segmented code: interpreter
                 break
+            if self.tier2_jobs:
+                self._install_tier2()
+                if self.tier2_jobs:                  # still compiling: come back soon to install it
+                    s.icount_limit = min(limit, s.icount + POLL)
             self.entries += 1
             code = self.dispatch(self.state_address)
+            s.icount_limit = limit
             self.exits[code] = self.exits.get(code, 0) + 1
             if code == MISS and s.eip not in self.step_sites and self._refill_or_translate(s.eip):
                 continue
-            if code in (MISS, STEP) and s.icount < s.icount_limit:
+            if code in (MISS, STEP) and s.icount < limit:
                 self.step_counts[s.eip] = self.step_counts.get(s.eip, 0) + 1
                 if code == STEP:
                     self._interpret_to_block_end()
@@ -175,8 +197,11 @@ class Translator:
         return blocks
 
     def tier_up(self):
-        """Recompile blocks that ran HOT times at tier 0 with the optimisation pipeline, as one batch."""
-        hot = [b for b in self.cache.blocks.values() if b.tier == 0 and self.cache.count(b) >= HOT]
+        """Recompile blocks that ran HOT times at tier 0 with the optimisation pipeline, as one
+        batch: the IR is written here, LLVM runs on the background thread, and the code is
+        installed by a later `_install_tier2` (the guest runs the tier-0 code meanwhile)."""
+        hot = [b for b in self.cache.blocks.values()
+               if b.tier == 0 and id(b) not in self.promoting and self.cache.count(b) >= HOT]
         if not hot:
             return
         start = time.perf_counter()
@@ -185,10 +210,33 @@ class Translator:
         for block, name in zip(hot, names):
             self.emit_block(module, name, block.insns, block.fallthrough, block.index,
                             self.cache.chain_slot_address, 2)
-        addresses, _ = self.jit.compile(module.text(), names, tier=2)
-        for block, name in zip(hot, names):
-            self.cache.replace(block, addresses[name], 2)
+        self.tier2_jobs.append((background.submit(self.jit, module.text(), names),
+                                lambda addresses: self._replace(hot, names, addresses)))
+        self.promoting.update(id(block) for block in hot)
         self._account(2, len(hot), start)
+
+    def _replace(self, blocks, names, addresses):
+        """Tier-2 code in place of tier-0 blocks (a block invalidated or flushed while it
+        compiled stays out: TranslationCache.replace publishes only blocks it holds)."""
+        for block, name in zip(blocks, names):
+            self.promoting.discard(id(block))
+            self.cache.replace(block, addresses[name], 2)
+
+    def _install_tier2(self, wait=False):
+        """Put finished tier-2 code in place (all of it, waiting, if `wait`)."""
+        pending = []
+        for job, install in self.tier2_jobs:
+            if not (wait or job.done()):
+                pending.append((job, install))
+                continue
+            addresses, seconds = job.result()
+            self.translation[2]["background_seconds"] += seconds
+            install(addresses)
+        self.tier2_jobs = pending
+
+    def drain(self):
+        """Wait for the background compiles and install their code (tests, the inspector)."""
+        self._install_tier2(wait=True)
 
     # ---- figures ---------------------------------------------------------------------------
     def stats(self):

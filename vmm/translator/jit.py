@@ -11,6 +11,7 @@ Example:
 """
 
 import time
+import weakref
 
 import llvmlite.binding as llvm
 
@@ -27,15 +28,27 @@ def _initialize():
         _initialized = True
 
 
+def _dispose(engines, context):
+    for engine in engines:
+        engine.close()
+    context.close()
+
+
 class Jit:
     def __init__(self):
         _initialize()
         target = llvm.Target.from_default_triple()
         self.machines = {tier: target.create_target_machine(opt=tier, codemodel="jitdefault")
                          for tier in (0, 2)}
-        self.engines = {tier: llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+        # Tier 2 has an LLVM context of its own: it compiles on the background thread
+        # (vmm.translator.background) while tier 0 compiles on the monitor's.
+        self.contexts = {0: llvm.get_global_context(), 2: llvm.create_context()}
+        self.engines = {tier: llvm.create_mcjit_compiler(llvm.parse_assembly("", context=self.contexts[tier]), tm)
                         for tier, tm in self.machines.items()}
         self.stats = {tier: {"modules": 0, "functions": 0, "seconds": 0.0} for tier in (0, 2)}
+        # Engines (with their modules and code) must go before the context they were parsed
+        # in; the garbage collector would free them in any order, so the finalizer owns them.
+        weakref.finalize(self, _dispose, list(self.engines.values()), self.contexts[2])
 
     def optimize(self, llmod):
         """A short pipeline aimed at block functions (they have no loops but self-loops and no
@@ -51,7 +64,7 @@ class Jit:
     def compile(self, module_text, names, tier=0):
         """Compile a module given as LLVM IR text; return ({name: host address}, module)."""
         start = time.perf_counter()
-        llmod = llvm.parse_assembly(module_text)
+        llmod = llvm.parse_assembly(module_text, context=self.contexts[tier])
         llmod.verify()
         if tier == 2:
             self.optimize(llmod)

@@ -73,7 +73,7 @@ class MemoryLayout:
         self.ram = memory.host_address
         self.size = memory.size
         self.code_map = ctypes.addressof(memory.code_map)
-        self.cc_flags = 0         # address of the compiled cc_flags helper, set by the translator
+        self.cc_flags_slot = 0    # where the translator keeps the cc_flags helper's address
 
 
 @dataclass(frozen=True)
@@ -372,7 +372,7 @@ class LLVMBuilder(TextArith, Builder):
     def compute_all_dynamic(self):
         """Arithmetic flags from the cc state the block was entered with (unknown op)."""
         args = [self.field(n) for n in CC_FIELDS]
-        helper = self.inttoptr(self.const(self.layout.cc_flags, 64))      # compiled once, shared
+        helper = self.load_ptr("ptr", self.inttoptr(self.const(self.layout.cc_flags_slot, 64)))
         # memory(none): the helper is a pure function of its arguments, so LLVM may keep
         # guest state in registers across the call.
         return self.call(helper.ref, "i32", args + [self.field("eflags")], attrs=" memory(none) nounwind")
@@ -409,7 +409,7 @@ class LLVMBuilder(TextArith, Builder):
 def define_cc_helper(module):
     """`i32 cc_flags(cc_op, dst, src, src2, eflags)`: the six arithmetic flags (at their EFLAGS
     bits) of a lazily recorded operation whose op is only known at run time.  It is compiled
-    once per machine, with the dispatcher; blocks call it by address."""
+    once per machine; blocks call it through a slot (MemoryLayout.cc_flags_slot)."""
     fn = module.function("cc_flags", "i32", ["i32 %op", "i32 %dst", "i32 %src", "i32 %src2", "i32 %eflags"],
                          attrs="nounwind ")
     a = TextArith(fn, module)

@@ -1,0 +1,36 @@
+"""Tier-2 compilation off the guest's thread: hot blocks are recompiled with LLVM's
+optimisation passes while the guest keeps running their tier-0 code, as HotSpot and V8
+compile in the background.  LLVM (like the guest's native code) runs without the GIL, so
+on a machine with two cores the optimising compile costs the guest almost nothing.
+
+One worker thread serves every machine of the process (a ThreadPoolExecutor, which
+also waits for a compile in progress when Python exits).  What it may touch is fixed:
+a Jit's tier-2 LLVM context, target machine and execution engine are used by the
+worker only once a job for that Jit has been submitted; the monitor installs the
+compiled code (Translator._install_tier2) on its own thread, between dispatcher calls,
+when no translated code is running.  `Translator.drain()` waits for every job.
+
+Example:
+    job = submit(jit, module_text, ["b_1000_o2"])
+    job.result()        # ({"b_1000_o2": host address}, seconds), once the worker is done
+"""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+_executor = None
+
+
+def submit(jit, module_text, names):
+    """Compile `module_text` at tier 2 on the worker: a Future of ({name: host address},
+    seconds the compile took)."""
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vmm-tier2")
+    return _executor.submit(_compile, jit, module_text, names)
+
+
+def _compile(jit, module_text, names):
+    start = time.perf_counter()
+    addresses, _ = jit.compile(module_text, names, tier=2)
+    return addresses, time.perf_counter() - start
