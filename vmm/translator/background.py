@@ -3,6 +3,10 @@ optimisation passes while the guest keeps running their tier-0 code, as HotSpot 
 compile in the background.  LLVM (like the guest's native code) runs without the GIL, so
 on a machine with two cores the optimising compile costs the guest almost nothing.
 
+llvmlite runs one LLVM call at a time (a process-wide lock in its binding layer), so
+the overlap is between LLVM and the guest's native code or the monitor's Python, and
+a tier-0 compile may wait for the worker's call in progress: jobs are kept small.
+
 One worker thread serves every machine of the process (a ThreadPoolExecutor, which
 also waits for a compile in progress when Python exits).  What it may touch is fixed:
 a Jit's tier-2 LLVM context, target machine and execution engine are used by the

@@ -37,6 +37,8 @@ SLICE = 5_000_000          # instructions between the monitor's wall-clock check
 BATCH = 32                 # most blocks translated into one module on a miss...
 BATCH_INSNS = 512          # ...and most guest instructions
 HOT = 2_000                # executions after which a block is recompiled at tier 2
+TIER2_BATCH = 8            # blocks per tier-2 job: llvmlite runs one LLVM call at a time, so a
+                           # tier-0 compile waits for the job's call in progress
 POLL = 200_000             # instructions between looks for finished tier-2 code while one compiles
 SMC_LIMIT = 3              # invalidations after which code at an address is interpreted instead
 
@@ -63,8 +65,7 @@ class Translator:
         define_cc_helper(module)
         addresses, _ = self.jit.compile(module.text(), ["cc_flags"], tier=0)
         self.cc_flags_slot.value = addresses["cc_flags"]
-        self.tier2_jobs.append((background.submit(self.jit, module.text(), ["cc_flags"]),
-                                lambda addresses: setattr(self.cc_flags_slot, "value", addresses["cc_flags"])))
+        self.cc_flags_text = module.text()       # compiled again at tier 2 with the first hot blocks
         self.state_address = ctypes.addressof(machine.state)
         self.step_sites = set()      # addresses whose first instruction the monitor runs
         self.entries = 0             # dispatcher calls (= returns to Python)
@@ -204,6 +205,14 @@ class Translator:
                if b.tier == 0 and id(b) not in self.promoting and self.cache.count(b) >= HOT]
         if not hot:
             return
+        if self.cc_flags_text is not None:
+            self.tier2_jobs.append((background.submit(self.jit, self.cc_flags_text, ["cc_flags"]),
+                                    lambda addresses: setattr(self.cc_flags_slot, "value", addresses["cc_flags"])))
+            self.cc_flags_text = None
+        for first in range(0, len(hot), TIER2_BATCH):
+            self._submit_tier2(hot[first:first + TIER2_BATCH])
+
+    def _submit_tier2(self, hot):
         start = time.perf_counter()
         module = self._new_module()
         names = [f"{block.fn_name}_o2" for block in hot]
