@@ -53,7 +53,7 @@ class Outcome:
 def run_unicorn(code, regs, eflags, data):
     uc = Uc(UC_ARCH_X86, UC_MODE_32)
     uc.mem_map(0, 0x100000)
-    uc.mem_write(CODE, code)
+    uc.mem_write(CODE, code + HLT)             # the same bytes as vmm's memory (a data read may see them)
     uc.mem_write(DATA, data)
     for name, value in regs.items():
         uc.reg_write(_UC_REG[name], value)

@@ -99,10 +99,10 @@ class Translator:
                 continue
             if code in (MISS, STEP) and s.icount < limit:
                 self.step_counts[s.eip] = self.step_counts.get(s.eip, 0) + 1
-                if code == STEP:
-                    self._interpret_to_block_end()
+                if code == STEP or self.cache.invalidations.get(s.eip, 0) >= SMC_LIMIT:
+                    self._interpret_to_block_end()      # mid-block, or code that keeps changing
                 else:
-                    interp.run(m, 1)
+                    interp.run(m, 1)                    # a callout: its successor is translated
         self.tier_up()
         return s.icount - start
 
