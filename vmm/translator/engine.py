@@ -171,7 +171,9 @@ class Translator:
                          loop=loop)
         for insn in insns:
             fb.emit(insn)
-        fb.finish(fallthrough, chain_slot, own_address=insns[0].address)
+        # Tier 0 leaves through the dispatcher: LLVM's fast instruction selection cannot do
+        # the musttail calls of chaining and would select the whole function the slow way.
+        fb.finish(fallthrough, chain_slot if tier == 2 else None, own_address=insns[0].address)
         return fb
 
     def _new_module(self):

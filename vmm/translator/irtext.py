@@ -110,8 +110,20 @@ class TextArith:
         self.terminate(f"ret {value}")
 
     def switch(self, value, default, cases):
-        body = " ".join(f"{value.ty} {c}, label %{label}" for c, label in cases)
-        self.terminate(f"switch {value}, label %{default} [ {body} ]")
+        """Branch to the label of the case equal to `value`, else to `default`.  A few cases
+        become a chain of compares: LLVM's fast instruction selection (tier 0) has no
+        `switch` and would select the whole function the slow way."""
+        if len(cases) > 4:
+            body = " ".join(f"{value.ty} {c}, label %{label}" for c, label in cases)
+            self.terminate(f"switch {value}, label %{default} [ {body} ]")
+            return
+        w = int(value.ty[1:])
+        for c, label in cases[:-1]:
+            go_on = self.fn.label("case")
+            self.cbranch(self.eq(value, self.const(c, w), w), label, go_on)
+            self.start(go_on)
+        c, label = cases[-1]
+        self.cbranch(self.eq(value, self.const(c, w), w), label, default)
 
     def load_ptr(self, ty, ptr, align=None):
         return self.instr(f"load {ty}, ptr {ptr.ref}" + (f", align {align}" if align else ""), ty)

@@ -307,7 +307,9 @@ class LLVMBuilder(TextArith, Builder):
         For each successor known now (a constant EIP, or a select between two constants as
         a jcc makes), `chain_slot(address)` gives a native slot holding that block's code
         address or 0; the block tail-calls through it, so translated code runs block to
-        block without the dispatcher (QEMU goto_tb).  Anything else returns CONTINUE.
+        block without the dispatcher (QEMU goto_tb).  Anything else returns CONTINUE, and so
+        does every exit without `chain_slot` (tier 0): the native dispatcher then finds the
+        next block in the jump cache, still without Python.
         A jump back to `own_address` calls this very function directly: LLVM turns the
         self tail call into a loop.  That is safe because a block is only ever invalidated
         from Python, which runs only after translated code has returned."""
