@@ -7,6 +7,10 @@ llvmlite runs one LLVM call at a time (a process-wide lock in its binding layer)
 the overlap is between LLVM and the guest's native code or the monitor's Python, and
 a tier-0 compile may wait for the worker's call in progress: jobs are kept small.
 
+Guest-visible behaviour does not depend on when code is installed: both tiers compute the
+same results and stop at the same block boundaries, so a run is the same run whichever
+tier executes each block.
+
 One worker thread serves every machine of the process (a ThreadPoolExecutor, which
 also waits for a compile in progress when Python exits).  What it may touch is fixed:
 a Jit's tier-2 LLVM context, target machine and execution engine are used by the

@@ -46,6 +46,8 @@ _DISPATCH = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
 
 
 class Translator:
+    """The jit engine of one Machine: its translation cache, LLVM JIT and exit handling."""
+
     def __init__(self, machine):
         self.m = machine
         self.jit = Jit()
@@ -57,8 +59,8 @@ class Translator:
         build_dispatcher(module, self.cache.jump_cache_address)
         addresses, _ = self.jit.compile(module.text(), ["dispatch"], tier=2)
         self.dispatch = _DISPATCH(addresses["dispatch"])
-        # Blocks call the flags helper through a slot: a tier-0 build (10 ms) serves at once,
-        # the tier-2 build (40 ms, and faster code) replaces it when the background has it.
+        # Blocks call the flags helper through a slot: a tier-0 build (10 ms) serves at once;
+        # the tier-2 build (40 ms, faster code) goes to the background with the first hot blocks.
         self.cc_flags_slot = ctypes.c_uint64()
         self.layout.cc_flags_slot = ctypes.addressof(self.cc_flags_slot)
         module = Module("cc_flags")
