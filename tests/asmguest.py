@@ -19,8 +19,21 @@ def assemble(src, origin=ORIGIN):
     return bytes(encoding)
 
 
+# The engines every instruction test runs on: the interpreter, the translator as it runs
+# (tier 0 first), and the translator compiling straight at tier 2 (optimised IR, state kept
+# in SSA to block exits), which code run once would otherwise never reach.
+ENGINE_VARIANTS = ("interp", "jit", "jit-tier2")
+
+
+def new_machine(engine, memory_mb=2):
+    """A Machine for one of ENGINE_VARIANTS."""
+    if engine == "jit-tier2":
+        return Machine(memory_mb=memory_mb, engine="jit", jit_tier=2)
+    return Machine(memory_mb=memory_mb, engine=engine)
+
+
 def machine_with(engine, src, memory_mb=2, origin=ORIGIN):
-    m = Machine(memory_mb=memory_mb, engine=engine)
+    m = new_machine(engine, memory_mb)
     m.mem_write(origin, assemble(src, origin))
     m.reg_write("eip", origin)
     m.reg_write("esp", 0x80000)

@@ -38,9 +38,9 @@ def flat(tmp_path):
     return write
 
 
-@pytest.mark.parametrize("engine", ["jit", "interp"])
+@pytest.mark.parametrize("engine", [["--engine", "jit"], ["--engine", "interp"], ["--jit-tier", "2"]])
 def test_flat_guest_prints_and_exits_through_debug_exit(flat, engine):
-    done = vmm("run", flat(HELLO), "--load-address", "0x100000", "--engine", engine, "-m", "4")
+    done = vmm("run", flat(HELLO), "--load-address", "0x100000", *engine, "-m", "4")
     assert done.stdout == b"serial works\n"
     assert done.returncode == (0x10 << 1) | 1
     assert b"instructions in" in done.stderr and b"exit" in done.stderr

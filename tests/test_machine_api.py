@@ -59,3 +59,5 @@ def test_run_limits_and_resume(engine):
 def test_unknown_engine_is_an_error():
     with pytest.raises(VmmError, match="unknown engine"):
         Machine(engine="kvm")
+    with pytest.raises(VmmError, match="jit tier 1"):
+        Machine(engine="jit", jit_tier=1)

@@ -1,6 +1,6 @@
 """The `vmm` command: run a guest, QEMU-style.
 
-    vmm run IMAGE [--engine jit|interp] [--check] [-m MB] [--append CMDLINE]
+    vmm run IMAGE [--engine jit|interp] [--jit-tier 0|2] [--check] [-m MB] [--append CMDLINE]
                   [--serial stdio|file:PATH] [--max-insns N] [--timeout S] [--load-address ADDR]
 
 Exit status: the guest's isa-debug-exit code ((value << 1) | 1, as QEMU) when
@@ -40,6 +40,8 @@ def build_parser():
     run = sub.add_parser("run", help="run a guest image (multiboot ELF, or flat binary with --load-address)")
     run.add_argument("image")
     run.add_argument("--engine", choices=sorted(ENGINES), default="jit")
+    run.add_argument("--jit-tier", type=int, choices=(0, 2), default=0,
+                     help="tier blocks are first compiled at: 0 fast code first (default), 2 optimised at once")
     run.add_argument("-m", "--memory", type=int, default=128, metavar="MB", help="guest RAM in MiB (default 128)")
     run.add_argument("--append", default="", metavar="CMDLINE", help="kernel command line")
     run.add_argument("--serial", type=_serial, default="stdio", help="COM1 output: stdio or file:PATH")
@@ -111,7 +113,7 @@ def run_command(args):
         print(f"vmm: -m {args.memory}: guest RAM must be 2..3072 MiB", file=sys.stderr)
         return EXIT_BAD_IMAGE
     engine = "jit" if args.check else args.engine
-    machine = Machine(memory_mb=args.memory, engine=engine, serial=args.serial)
+    machine = Machine(memory_mb=args.memory, engine=engine, serial=args.serial, jit_tier=args.jit_tier)
     try:
         machine.load(args.image, cmdline=args.append, address=args.load_address)
     except ImageError as error:

@@ -53,13 +53,18 @@ class RunResult:
 
 
 class Machine:
-    """A 32-bit PC: `memory_mb` of RAM, COM1, isa-debug-exit, POST port, VGA text buffer."""
+    """A 32-bit PC: `memory_mb` of RAM, COM1, isa-debug-exit, POST port, VGA text buffer.
+    `jit_tier=2` compiles every block with the optimisation passes at once, instead of
+    fast tier-0 code first (for comparing the tiers; slower to start)."""
 
-    def __init__(self, memory_mb=DEFAULT_RAM_MB, engine="interp", serial=None):
+    def __init__(self, memory_mb=DEFAULT_RAM_MB, engine="interp", serial=None, jit_tier=0):
         if engine not in ENGINES:
             raise VmmError(f"unknown engine {engine!r} (have: {', '.join(ENGINES)})")
+        if jit_tier not in (0, 2):
+            raise VmmError(f"jit tier {jit_tier!r} is not one of 0, 2")
         self.engine = ENGINES[engine]
         self.slice = SLICE[engine]
+        self.jit_tier = jit_tier        # the tier blocks are first compiled at (jit engine)
         self.translator = None          # created by the jit engine on first use
         self.memory = PhysicalMemory(memory_mb << 20)
         self.state = CpuState()

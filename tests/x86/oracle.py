@@ -23,7 +23,7 @@ from unicorn import (Uc, UcError, UC_ARCH_X86, UC_MODE_32, UC_HOOK_INTR, UC_ERR_
                      UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED, UC_ERR_FETCH_UNMAPPED)
 from unicorn import x86_const as U
 
-from vmm.machine import Machine
+from tests.asmguest import new_machine
 
 CODE, DATA, DATA_SIZE, STACK_TOP, STACK_LOW = 0x1000, 0x10000, 0x2000, 0x1F000, 0x1E000
 GPRS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
@@ -77,7 +77,7 @@ def run_unicorn(code, regs, eflags, data):
 
 @functools.lru_cache(maxsize=None)
 def _machine(engine):
-    return Machine(memory_mb=1, engine=engine)
+    return new_machine(engine, memory_mb=1)
 
 
 def run_vmm(engine, code, regs, eflags, data, max_insns=10_000):

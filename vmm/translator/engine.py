@@ -156,7 +156,9 @@ class Translator:
             return False
         if self.cache.next_index + len(planned) > len(self.cache.counters):
             self.cache.flush()
-        blocks = self._compile(planned, tier=0)
+        if self.m.jit_tier == 2:
+            self.drain()                 # tier 2 here, on this thread: the worker must be idle
+        blocks = self._compile(planned, tier=self.m.jit_tier)
         for block in blocks:
             self.cache.insert(block)
         return phys in self.cache.blocks
