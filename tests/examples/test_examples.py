@@ -25,17 +25,18 @@ def test_hello(engine):
     assert done.stdout == b"Hello from a vmm guest!\n" and done.returncode == 1
 
 
-@pytest.mark.parametrize("engine", ["jit", "interp"])
+@pytest.mark.parametrize("engine", [["--engine", "jit"], ["--engine", "interp"], ["--jit-tier", "2"]])
 def test_exerciser_passes_every_hardware_vector(engine):
-    done = vmm(IMAGES / "exerciser.elf", "--engine", engine)
+    done = vmm(IMAGES / "exerciser.elf", *engine)
     lines = done.stdout.decode().splitlines()
     assert lines[-1] == "exerciser: 61 passed, 0 failed", "\n".join(l for l in lines if l.startswith("FAIL"))
     assert done.returncode == 1
 
 
-@pytest.mark.parametrize("engine, iters", [("jit", 200), ("interp", 1)])
+@pytest.mark.parametrize("engine, iters", [(["--engine", "jit"], 200), (["--engine", "interp"], 1),
+                                           (["--jit-tier", "2"], 200)])
 def test_bench_checksum_ok(engine, iters):
-    done = vmm(IMAGES / "bench.elf", "--engine", engine, "--append", f"iters={iters}")
+    done = vmm(IMAGES / "bench.elf", *engine, "--append", f"iters={iters}")
     assert b"bench: checksum ok" in done.stdout and done.returncode == 1
 
 
