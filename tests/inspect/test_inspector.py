@@ -5,10 +5,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from tests.asmguest import machine_with
 from vmm.inspect import inspect_image, inspect_machine
 from vmm.inspect.html import render_html
+from vmm.inspect.terminal import render
 
 ROOT = Path(__file__).resolve().parents[2]
 GUEST = """
@@ -82,3 +84,14 @@ def test_html_report_in_headless_chromium(views, tmp_path):
         print(f"screenshot: {shot}")
     finally:
         browser.quit()
+
+
+def test_terminal_view_shows_memory_operands_and_every_part():
+    m = machine_with("jit", "mov dword ptr [esi + 8], eax\nadd eax, dword ptr [esi + 8]\ncli\nhlt")
+    m.reg_write("esi", 0x2000)
+    m.run()
+    console = Console(record=True, width=200)
+    render(inspect_machine(m), console)
+    text = console.export_text()
+    assert "mov dword ptr [esi + 8], eax" in text and "add eax, dword ptr [esi + 8]" in text
+    assert "IDENT" in text and "INLINE" in text and "LLVM IR" in text and "host x86-64" in text

@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
 CLASS_STYLE = {"IDENT": "green", "INLINE": "yellow", "CALLOUT": "red", "UNDEF": "bold red"}
 
@@ -19,12 +20,14 @@ def block_panel(view, show_ir=True, show_host=True):
     table.add_column("guest instruction")
     table.add_column("rewrite")
     table.add_column("why", style="dim")
+    # Guest text and reasons are Text, not markup: `dword ptr [ebp + 4]` is not a style tag.
     for insn in view.insns:
-        table.add_row(f"{insn.address:#010x}", insn.text, f"[{CLASS_STYLE[insn.cls]}]{insn.cls}[/]", insn.reason)
+        table.add_row(f"{insn.address:#010x}", Text(insn.text), Text(insn.cls, style=CLASS_STYLE[insn.cls]),
+                      Text(insn.reason))
     if view.callout:
         c = view.callout
-        table.add_row(f"{c['address']:#010x}", c["text"], f"[{CLASS_STYLE[c['cls']]}]{c['cls']}[/]",
-                      f"{c['reason']} (monitor ran it {c['count']}x)")
+        table.add_row(f"{c['address']:#010x}", Text(c["text"]), Text(c["cls"], style=CLASS_STYLE[c["cls"]]),
+                      Text(f"{c['reason']} (monitor ran it {c['count']}x)"))
     parts = [table]
     if show_ir:
         parts += ["[bold]LLVM IR after the tier-2 passes[/]", Syntax(view.ir_after, "llvm", theme="ansi_dark", word_wrap=True)]
