@@ -84,7 +84,7 @@ def bench_command(args):
     print_report(results, console)
     write_json(results, args.json)
     write_chart(results, args.chart)
-    console.print(f"wrote {args.json} and {args.chart}")
+    console.print(f"wrote {args.json} and {args.chart}", markup=False)
     return 0
 
 

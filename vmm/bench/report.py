@@ -10,6 +10,7 @@ Example:
 
 import json
 
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -97,7 +98,7 @@ def print_report(results, console):
                       _fmt(r["unicorn_ns"], "{:.1f}"))
     console.print(micro)
     for peer, why in results["missing"].items():
-        console.print(f"[yellow]peer {peer} missing:[/] {why}")
+        console.print(f"[yellow]peer {peer} missing:[/] {escape(why)}")
 
 
 def write_json(results, path):
