@@ -209,9 +209,9 @@ class Translator:
         installed by a later `_install_tier2` (the guest runs the tier-0 code meanwhile)."""
         hot = [b for b in self.cache.blocks.values()
                if b.tier == 0 and id(b) not in self.promoting and self.cache.count(b) >= HOT]
-        if not hot:
-            return
-        if self.cc_flags_text is not None:
+        # The flags helper goes to tier 2 with the first hot blocks, or at once when blocks
+        # start at tier 2 (jit_tier=2): a loop of inc or adc calls it on every pass.
+        if self.cc_flags_text is not None and (hot or self.m.jit_tier == 2):
             self.tier2_jobs.append((background.submit(self.jit, self.cc_flags_text, ["cc_flags"]),
                                     lambda addresses: setattr(self.cc_flags_slot, "value", addresses["cc_flags"])))
             self.cc_flags_text = None

@@ -62,7 +62,10 @@ def _field_offsets():
 OFFSETS = _field_offsets()
 CC_FIELDS = ("cc_op", "cc_dst", "cc_src", "cc_src2")
 CC_FIELDS_SET = frozenset(CC_FIELDS)
-SPECULATED_CC = ((flags.SUB, 32), (flags.LOGIC, 32))     # cmp and test: see cond_dynamic
+# Ops whose flags are computed inline when read in a later block (see _speculate): cmp and
+# sub, test and the logic ops, add, inc.  At most four: more would be a `switch`, which
+# tier 0's fast instruction selection lacks.
+SPECULATED_CC = ((flags.SUB, 32), (flags.LOGIC, 32), (flags.ADD, 32), (flags.INC, 32))
 STATE = Value("%state", "ptr")
 
 
@@ -382,9 +385,20 @@ class LLVMBuilder(TextArith, Builder):
     def cond_dynamic(self, cc):
         """A condition on flags recorded before the block: a jcc that starts a block usually
         tests the same cmp or test as a jcc that ended the block before it (gcc's usual
-        pattern), so speculate on those ops: each gets an arm that computes the condition
-        inline from cc_dst/cc_src (one compare for a cmp), and any other op calls the
-        flags helper."""
+        pattern), so it is speculated on (`_speculate`): one compare for a cmp."""
+        return self._speculate(lambda: flags.evaluate(self, cc))
+
+    def flag_dynamic(self, name):
+        """One flag recorded before the block (an adc after an add, the carry an inc keeps
+        round a loop), speculated like a condition; the generic arm calls the helper."""
+        if self.generic_arm:
+            return flags.bit(self, self.compute_all_dynamic(), FLAG_BITS[name], 32)
+        return self._speculate(lambda: self.flag(name))
+
+    def _speculate(self, compute):
+        """`compute()`, a 1-bit value of the flags, in one arm per op of SPECULATED_CC with
+        that op known statically (LLVM reduces it to the one flag or compare needed), and in
+        a generic arm that calls the flags helper; the arms join in a phi."""
         fields = [self.field(name) for name in CC_FIELDS]
         self.field("eflags")                  # loaded here, before the arms: it must dominate later uses
         join = self.fn.label("cond")
@@ -395,17 +409,18 @@ class LLVMBuilder(TextArith, Builder):
         incoming = []
         for _, label, op_w in arms + [(None, generic, None)]:
             self.start(label)
-            if op_w is not None:
+            if op_w is None:
+                self.generic_arm = True
+            else:
                 op, w = op_w
                 self.cc = (op, w, *(self.trunc(v, 32, w) for v in fields[1:]))
-            incoming.append((flags.evaluate(self, cc), self.current))
-            self.cc = None
+            incoming.append((compute(), self.current))
+            self.cc, self.generic_arm = None, False
             self.br(join)
         self.start(join)
         return self.phi("i1", incoming)
 
-    def flag_dynamic(self, name):
-        return flags.bit(self, self.compute_all_dynamic(), FLAG_BITS[name], 32)
+    generic_arm = False        # True while _speculate writes its arm for any other op
 
 
 def define_cc_helper(module):
