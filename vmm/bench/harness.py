@@ -103,8 +103,6 @@ def run_suite(sizes=(2000, 20000, 100000), interp_iters=20, micro_n=2_000_000, p
                           "instructions": jit["instructions"]})
     progress(f"bench guest iters={interp_iters}: vmm-interp")
     guest.append(vmm_guest("interp", interp_iters))
-    measured, why = _peer(peers.qemu_guest, 1)
-    qemu_startup = measured[0] if measured else None
     for row in guest:
         row["mips"] = row["instructions"] / row["seconds"] / 1e6 if row["seconds"] else 0.0
     micro = []
@@ -122,4 +120,4 @@ def run_suite(sizes=(2000, 20000, 100000), interp_iters=20, micro_n=2_000_000, p
             row["unicorn_ns"] = measured
         micro.append(row)
     return {"host": platform.platform(), "python": platform.python_version(), "guest": guest,
-            "micro": micro, "missing": missing, "qemu_startup_s": qemu_startup, "when": time.strftime("%Y-%m-%d %H:%M")}
+            "micro": micro, "missing": missing, "when": time.strftime("%Y-%m-%d %H:%M")}
