@@ -12,6 +12,7 @@ Example:
 """
 
 _MASK = {w: (1 << w) - 1 for w in (1, 8, 16, 32, 64, 128)}
+COMPARE_CHAIN_MAX = 4      # a switch with at most this many cases is written as compares
 _ICMP = {"==": "eq", "!=": "ne", "<": "ult", "<=": "ule", ">=": "uge", ">": "ugt"}
 
 
@@ -113,7 +114,7 @@ class TextArith:
         """Branch to the label of the case equal to `value`, else to `default`.  A few cases
         become a chain of compares: LLVM's fast instruction selection (tier 0) has no
         `switch` and would select the whole function the slow way."""
-        if len(cases) > 4:
+        if len(cases) > COMPARE_CHAIN_MAX:
             body = " ".join(f"{value.ty} {c}, label %{label}" for c, label in cases)
             self.terminate(f"switch {value}, label %{default} [ {body} ]")
             return

@@ -38,7 +38,7 @@ from ..x86.builder import Builder
 from ..x86.state import CpuState, FLAG_BITS
 from ..memory import CODE_SHIFT
 from .exits import CONTINUE, BUDGET, STEP
-from .irtext import Module, TextArith, Value
+from .irtext import COMPARE_CHAIN_MAX, Module, TextArith, Value
 
 
 def _field_offsets():
@@ -63,9 +63,10 @@ OFFSETS = _field_offsets()
 CC_FIELDS = ("cc_op", "cc_dst", "cc_src", "cc_src2")
 CC_FIELDS_SET = frozenset(CC_FIELDS)
 # Ops whose flags are computed inline when read in a later block (see _speculate): cmp and
-# sub, test and the logic ops, add, inc.  At most four: more would be a `switch`, which
-# tier 0's fast instruction selection lacks.
+# sub, test and the logic ops, add, inc.  At most COMPARE_CHAIN_MAX: more would be a real
+# `switch`, which tier 0's fast instruction selection lacks.
 SPECULATED_CC = ((flags.SUB, 32), (flags.LOGIC, 32), (flags.ADD, 32), (flags.INC, 32))
+assert len(SPECULATED_CC) <= COMPARE_CHAIN_MAX
 STATE = Value("%state", "ptr")
 
 
