@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .errors import GuestStop, MemoryAccessError, VmmError
 from .devices.bus import Bus
+from .devices.clock import VirtualClock
 from .devices.layout import DEFAULT_RAM_MB
 from .board import attach_devices
 from .boot import load_image
@@ -74,6 +75,8 @@ class Machine:
         self.decoder = Decoder(self.memory)
         self.builder = InterpBuilder(self.state, self.mmu)
         self.msrs = MsrFile(self.state)
+        self.clock = VirtualClock(self.state)
+        self.pic = None                 # the interrupt controller, once the board has one
         self.code_hooks = []
         self.port_hooks = {}
         self.stop_reason = None

@@ -52,6 +52,32 @@ class TableRegister(ctypes.Structure):
     _fields_ = [("base", ctypes.c_uint32), ("limit", ctypes.c_uint32)]
 
 
+class FpuState(ctypes.Structure):
+    """The x87 FPU: eight 80-bit registers, each in a 16-byte slot (LLVM's x86_fp80 layout on
+    x86-64), indexed by physical register number; ST(i) is st[(top + i) % 8].  Owned by the
+    x87 semantics (vmm/x86/semantics/x87.py); fninit values are set by `reset_fpu`."""
+
+    _fields_ = [
+        ("st", (ctypes.c_uint8 * 16) * 8),
+        ("top", ctypes.c_uint32),
+        ("cw", ctypes.c_uint32),        # control word (fninit: 0x037F)
+        ("sw", ctypes.c_uint32),        # status word without TOP (bits 11-13 come from `top`)
+        ("tw", ctypes.c_uint32),        # full 16-bit tag word, 2 bits per physical register
+        ("fip", ctypes.c_uint32),
+        ("fcs", ctypes.c_uint32),
+        ("fdp", ctypes.c_uint32),
+        ("fds", ctypes.c_uint32),
+        ("fop", ctypes.c_uint32),
+        ("pad", ctypes.c_uint32 * 3),
+    ]
+
+
+def reset_fpu(fpu):
+    """fninit: control word 0x37F, status 0, every register empty (tag 11b)."""
+    fpu.top, fpu.cw, fpu.sw, fpu.tw = 0, 0x037F, 0, 0xFFFF
+    fpu.fip = fpu.fcs = fpu.fdp = fpu.fds = fpu.fop = 0
+
+
 class CpuState(ctypes.Structure):
     """All guest-visible CPU state plus the exit fields translated code reports through."""
 
@@ -74,7 +100,12 @@ class CpuState(ctypes.Structure):
         ("icount_limit", ctypes.c_uint64),   # translated code returns to the monitor at this count
         ("exit_reason", ctypes.c_uint32),
         ("exit_arg", ctypes.c_uint32 * 3),
+        ("pad_fpu", ctypes.c_uint32 * 2),    # puts `fpu` on a 16-byte boundary (asserted below)
+        ("fpu", FpuState),
     ]
+
+
+assert CpuState.fpu.offset % 16 == 0, "x86_fp80 slots must be 16-byte aligned"
 
 
 # Flat 4 GiB segments as a multiboot loader leaves them: present, DPL 0, 32-bit, 4 KiB granular.
