@@ -28,6 +28,7 @@ from .translator import engine as jit_engine
 from .interp.builder import InterpBuilder
 from .memory import PhysicalMemory
 from .x86.decoder import Decoder
+from .x86.interrupts import deliver
 from .x86.mmu import Mmu
 from .x86.msr import MsrFile
 from .x86.state import CpuState, GPR_NAMES, SEG_NAMES, IF, CR0_PE, CR0_ET, set_flat_segments
@@ -71,12 +72,16 @@ class Machine:
         self.state = CpuState()
         self.io = Bus("io")
         self.mmio = Bus("mmio")
-        self.mmu = Mmu(self.memory, self.mmio)
+        self.mmu = Mmu(self.memory, self.mmio, self.state)
         self.decoder = Decoder(self.memory)
         self.builder = InterpBuilder(self.state, self.mmu)
         self.msrs = MsrFile(self.state)
         self.clock = VirtualClock(self.state)
+        self.clock.on_change = self.request_interrupt_check
         self.pic = None                 # the interrupt controller, once the board has one
+        self.attention = False          # engines return to the monitor loop at once when set
+        self.halted = False             # hlt with IF set: waiting for an interrupt
+        self.interrupts_delivered = 0
         self.code_hooks = []
         self.port_hooks = {}
         self.stop_reason = None
@@ -114,7 +119,8 @@ class Machine:
                 budget = self.slice if max_insns is None else min(self.slice, max_insns - done)
                 if budget <= 0:
                     break
-                self.engine.run(self, budget)
+                if self._service():
+                    self.engine.run(self, self._until_deadline(budget))
                 if timeout is not None and time.perf_counter() - start > timeout:
                     reason = "timeout"
                     break
@@ -125,21 +131,71 @@ class Machine:
         return RunResult(reason, self.state.icount - first, time.perf_counter() - start, self.exit_code,
                          message, fault)
 
+    # ---- time and interrupts -----------------------------------------------------------------
+    def _until_deadline(self, budget):
+        """The budget cut at the next timer deadline, so timers fire on time (one guest
+        instruction is one virtual nanosecond, vmm.devices.clock)."""
+        deadline = self.clock.next_deadline()
+        if deadline is None:
+            return budget
+        return max(1, min(budget, deadline - self.clock.now()))
+
+    def _service(self):
+        """Between slices: fire due timers, take a pending interrupt, wait in hlt.  False
+        when the loop must look again before running guest code (the guest is halted and
+        time was skipped, or the run is to stop)."""
+        self.clock.run_due()
+        if self.pic is not None and self.interrupts_open() and self.pic.has_interrupt():
+            self.take_interrupt(self.pic.acknowledge())
+        self.attention = False
+        if not self.halted:
+            return True
+        if not self.clock.idle():
+            self.stop("halt", 0, "hlt with interrupts enabled and no timer armed: the guest waits for ever")
+        return False
+
+    def interrupts_open(self):
+        """An external interrupt can be taken now: IF set, and not right after sti/mov ss."""
+        s = self.state
+        return bool(s.eflags & (1 << IF)) and s.icount != s.int_shadow
+
+    def take_interrupt(self, vector):
+        """Deliver an external interrupt through the guest IDT (wakes a halted CPU)."""
+        self.halted = False
+        self.interrupts_delivered += 1
+        deliver(self, vector, None, self.state.eip, f"IRQ vector {vector:#x}", external=True)
+
+    def request_interrupt_check(self):
+        """A device raised its line or a timer was armed: engines return to the monitor
+        loop at the next instruction boundary (translated code at the next block, since
+        interrupts are only raised from Python, between blocks)."""
+        self.attention = True
+
     def stop(self, reason, exit_code=0, message=""):
         """Ask the monitor loop to stop after the current instruction."""
         self.stop_reason, self.exit_code, self.stop_message = reason, exit_code, message
 
     def halt(self):
-        """hlt: with interrupts off the CPU can never wake, so the run ends."""
+        """hlt: with interrupts off the CPU can never wake, so the run ends; with them on it
+        waits for the next interrupt (the monitor skips virtual time to the next timer)."""
         if self.state.eflags & (1 << IF):
-            self.stop("halt", 0, "hlt with interrupts enabled, and no device model raises interrupts yet")
+            self.halted = True
+            self.attention = True
         else:
             self.stop("halt", 0, "hlt with interrupts disabled")
 
-    def invalidate_translations(self):
-        """Called when the CPU mode changes (CR writes): translated code may assume the old one."""
+    def mappings_changed(self, keep_global=False, page=None):
+        """CR0/CR3/CR4 writes and invlpg: linear addresses may now mean other physical pages.
+        The TLB drops its entries (global ones survive a CR3 reload with CR4.PGE), and the
+        translator its jump cache, whose entries are by linear address; translations
+        themselves are keyed by physical address and stay.  `page`: only the page of
+        that linear address changed (invlpg)."""
+        if page is None:
+            self.mmu.flush(keep_global)
+        else:
+            self.mmu.tlb.invalidate(page)
         if self.translator is not None:
-            self.translator.cache.flush()
+            self.translator.cache.flush_jump_cache()
 
     # ---- ports ---------------------------------------------------------------------------
     def hook_port(self, port, read=None, write=None):

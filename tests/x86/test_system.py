@@ -183,11 +183,6 @@ def test_hlt_with_interrupts_enabled_stops_with_reason(engine):
     assert result.reason == "halt" and "interrupts enabled" in result.message
 
 
-def test_enabling_paging_stops_with_a_clear_message(engine):
-    m, result = run_asm(engine, "mov eax, 0x80000001\nmov cr0, eax")
-    assert result.reason == "error" and "paging" in result.message
-
-
 def test_fetch_outside_ram_is_a_clear_error(engine):
     m, result = run_asm(engine, "mov eax, 0x10000000\njmp eax")
     assert result.reason == "error" and "outside guest RAM" in result.message

@@ -1,10 +1,14 @@
-"""The translation cache: translated blocks by guest physical address, and the native jump cache.
+"""The translation cache: translated blocks by what determines their code, and the native jump cache.
 
-Blocks are found by physical address (paging is off, so EIP == physical with a
-zero CS base; the mode bits that change decoding are constant today and will
-join the key with paging).  The jump cache is a native direct-mapped table
-(tag = phys + 1, function address) that the native dispatcher reads, so a hot
-loop over many blocks never returns to Python.  A write to a page holding
+A block is keyed (`block_key`) by its physical address, the EIP it was translated at
+(jump targets and the EIPs it writes are constants in its code) and the mode bits the
+translation depends on (`mode_of`: CPL, which TLB views its memory accesses use, and
+paging on/off; vmm.x86.mode).  So a page mapped at two addresses, or run at two privilege levels, has
+translations of its own for each, and a linear address remapped to another page never
+runs the old page's code.  The jump cache is a native direct-mapped table
+(tag = EIP + 1 + mode << 32, function address) that the native dispatcher reads, so a hot
+loop over many blocks never returns to Python; its tags are linear, so it is flushed
+whenever mappings change (`flush_jump_cache`), and refilled from the blocks on a miss.  A write to a page holding
 translated code drops every block on that page and its jump-cache slots
 before the next guest instruction (`invalidate`, a PhysicalMemory listener,
 per 64-byte code granule).  Each block has a native execution counter, used for tier-up and
@@ -13,7 +17,7 @@ shown by the inspector.
 Example:
     tc = TranslationCache(memory)
     tc.insert(block)            # block.fn_address set by the JIT
-    tc.blocks[0x100000].tier
+    tc.blocks[0x100000].tier    # paging off, CPL 0, EIP == physical: the key is the address
 """
 
 import ctypes
@@ -24,6 +28,15 @@ from ..translator.dispatch import JUMP_CACHE_BITS, jump_cache_index
 
 MAX_BLOCKS = 1 << 16
 MAX_CHAIN_SLOTS = 1 << 16
+def block_key(eip, phys, mode):
+    """One int per translation; the bare physical address for flat ring-0 code."""
+    if eip == phys and mode == 0:
+        return phys
+    return phys | (eip << 32) | (mode << 64)
+
+
+def jump_tag(eip, mode):
+    return eip + 1 + (mode << 32)
 
 
 @dataclass
@@ -35,12 +48,24 @@ class Block:
     fn_name: str
     fn_address: int = 0
     tier: int = 0
+    eip: int = None                 # the EIP it was translated at (default: phys)
+    mode: int = 0
+
+    def __post_init__(self):
+        if self.eip is None:
+            self.eip = self.phys
+
+    @property
+    def key(self):
+        return block_key(self.eip, self.phys, self.mode)
 
     @property
     def granules(self):
-        """The 64-byte code granules the block's instructions occupy."""
-        return sorted({g for i in self.insns for g in range(i.address >> CODE_SHIFT,
-                                                            ((i.address + i.size - 1) >> CODE_SHIFT) + 1)})
+        """The 64-byte physical code granules the block's instructions occupy (a block
+        never crosses a page when paging is on, so its bytes are contiguous)."""
+        first = self.phys
+        last = self.phys + (self.insns[-1].address + self.insns[-1].size - 1 - self.eip)
+        return list(range(first >> CODE_SHIFT, (last >> CODE_SHIFT) + 1))
 
 
 class _Slot(ctypes.Structure):
@@ -53,6 +78,7 @@ class CacheStats:
     invalidated: int = 0
     flushes: int = 0
     granule_invalidations: int = 0
+    jump_cache_flushes: int = 0
 
 
 class TranslationCache:
@@ -63,11 +89,11 @@ class TranslationCache:
         self.counters_address = ctypes.addressof(self.counters)
         self.chain = (ctypes.c_uint64 * MAX_CHAIN_SLOTS)()
         self.chain_address = ctypes.addressof(self.chain)
-        self.chain_slots = {}           # guest address -> chain slot index
+        self.chain_slots = {}           # block key -> chain slot index
         self.blocks = {}
         self.by_granule = {}
         self.next_index = 0
-        self.invalidations = {}         # guest address -> times its block was invalidated
+        self.invalidations = {}         # physical address -> times its block was invalidated
         self.stats = CacheStats()
         memory.on_code_write.append(self.invalidate)
 
@@ -82,47 +108,49 @@ class TranslationCache:
     def counter_address(self, index):
         return self.counters_address + 8 * index
 
-    def existing_chain_slot(self, phys):
-        """The chain slot address for `phys` if one was allocated, else None (no allocation)."""
-        index = self.chain_slots.get(phys)
+    def existing_chain_slot(self, key):
+        """The chain slot address for block `key` if one was allocated, else None."""
+        index = self.chain_slots.get(key)
         return None if index is None else self.chain_address + 8 * index
 
-    def chain_slot_address(self, phys):
-        """Native address of the chain slot for blocks starting at `phys` (goto_tb style): a
+    def chain_slot_address(self, key):
+        """Native address of the chain slot for the block with `key` (goto_tb style): a
         predecessor jumps through it directly while it holds code, else returns to the
         dispatcher.  None when all slots are taken."""
-        index = self.chain_slots.get(phys)
+        index = self.chain_slots.get(key)
         if index is None:
             if len(self.chain_slots) >= MAX_CHAIN_SLOTS:
                 return None
-            index = self.chain_slots[phys] = len(self.chain_slots)
-            block = self.blocks.get(phys)
+            index = self.chain_slots[key] = len(self.chain_slots)
+            block = self.blocks.get(key)
             self.chain[index] = block.fn_address if block else 0
         return self.chain_address + 8 * index
 
     def insert(self, block):
-        self.blocks[block.phys] = block
+        key = block.key
+        self.blocks[key] = block
         for granule in block.granules:
-            self.by_granule.setdefault(granule, set()).add(block.phys)
+            self.by_granule.setdefault(granule, set()).add(key)
         self._publish(block)
         self.stats.translated += 1
 
     def _publish(self, block):
-        slot = self.jump_cache[jump_cache_index(block.phys)]
-        slot.tag, slot.fn = block.phys + 1, block.fn_address
-        index = self.chain_slots.get(block.phys)
+        slot = self.jump_cache[jump_cache_index(block.eip)]
+        slot.tag, slot.fn = jump_tag(block.eip, block.mode), block.fn_address
+        index = self.chain_slots.get(block.key)
         if index is not None:
             self.chain[index] = block.fn_address
 
     def replace(self, block, fn_address, tier):
         """Point a block at recompiled code (tier-up)."""
         block.fn_address, block.tier = fn_address, tier
-        if self.blocks.get(block.phys) is block:
+        if self.blocks.get(block.key) is block:
             self._publish(block)
 
-    def lookup(self, phys):
-        """Refill the jump-cache slot for `phys` if the block exists (evicted by a collision)."""
-        block = self.blocks.get(phys)
+    def lookup(self, key):
+        """Refill the jump-cache slot for block `key` if it exists (evicted by a collision
+        or flushed when mappings changed)."""
+        block = self.blocks.get(key)
         if block is not None:
             self._publish(block)
         return block
@@ -132,27 +160,33 @@ class TranslationCache:
 
     def invalidate(self, granule):
         """A store hit code in `granule`: drop the blocks there and unlink them."""
-        phys_set = self.by_granule.pop(granule, ())
-        if phys_set:
+        keys = self.by_granule.pop(granule, ())
+        if keys:
             self.stats.granule_invalidations += 1
-        for phys in phys_set:
-            block = self.blocks.pop(phys, None)
+        for key in keys:
+            block = self.blocks.pop(key, None)
             if block is None:
                 continue
             self.stats.invalidated += 1
-            self.invalidations[phys] = self.invalidations.get(phys, 0) + 1
-            slot = self.jump_cache[jump_cache_index(phys)]
-            if slot.tag == phys + 1:
+            self.invalidations[block.phys] = self.invalidations.get(block.phys, 0) + 1
+            slot = self.jump_cache[jump_cache_index(block.eip)]
+            if slot.tag == jump_tag(block.eip, block.mode):
                 slot.tag, slot.fn = 0, 0
-            index = self.chain_slots.get(phys)
+            index = self.chain_slots.get(key)
             if index is not None:
                 self.chain[index] = 0          # unlink: predecessors fall back to the dispatcher
             for other in block.granules:
                 if other != granule:
-                    self.by_granule.get(other, set()).discard(phys)
+                    self.by_granule.get(other, set()).discard(key)
+
+    def flush_jump_cache(self):
+        """Forget every linear -> block entry (mappings changed); blocks and chains stay:
+        chains link blocks by key, which holds the physical address."""
+        ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
+        self.stats.jump_cache_flushes += 1
 
     def flush(self):
-        """Drop everything (the counter array is full, or the CPU mode changed)."""
+        """Drop everything (the counter array is full)."""
         ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
         ctypes.memset(self.chain, 0, ctypes.sizeof(self.chain))
         self.chain_slots.clear()

@@ -10,6 +10,7 @@ Example:
 """
 
 from ..errors import GuestFault
+from ..x86.decoder import fetch
 from ..x86.exceptions import UD
 from ..x86.interrupts import deliver
 from ..x86.table import CALLOUT
@@ -18,15 +19,17 @@ from .builder import SkipRest
 
 def run(m, budget):
     """Interpret up to `budget` steps; return the number of instructions retired."""
-    s, b, decode = m.state, m.builder, m.decoder.decode
-    cache = m.decoder.cache
+    s, b = m.state, m.builder
     hooks = m.code_hooks
     retired = 0
     for _ in range(budget):                     # a step retires one instruction or delivers a fault
-        if m.stop_reason is not None:
+        if m.stop_reason is not None or m.attention:
             break
-        phys = (s.seg[1].base + s.eip) & 0xFFFFFFFF
-        insn = cache.get(phys) or decode(phys)
+        try:
+            insn = fetch(m)
+        except GuestFault as fault:              # #PF on the fetch: EIP stays on the instruction
+            deliver(m, fault.vector, fault.error_code, s.eip, fault.reason)
+            continue
         if hooks:
             for hook in hooks:
                 hook(m, insn)

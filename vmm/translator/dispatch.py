@@ -1,8 +1,8 @@
 """The native dispatcher: runs translated blocks back to back without returning to Python.
 
-`i32 dispatch(ptr state)` loops: look state.eip up in the jump cache (a native
-direct-mapped table, QEMU's tb_jmp_cache), call the block, and go on while blocks return
-CONTINUE.  A miss, a budget expiry or a STEP returns the exit code to Python.  Blocks check
+`i32 dispatch(ptr state)` loops: look state.eip and the translation mode (CPL, paging;
+vmm.cache.tcache.mode_of) up in the jump cache (a native direct-mapped table, QEMU's
+tb_jmp_cache), call the block, and go on while blocks return CONTINUE.  A miss, a budget expiry or a STEP returns the exit code to Python.  Blocks check
 the budget themselves at entry.
 
 Example:
@@ -14,7 +14,7 @@ from .irtext import TextArith, Value
 from .llvm_builder import OFFSETS
 
 JUMP_CACHE_BITS = 14
-ENTRY_SIZE = 16            # u64 tag (phys + 1; 0 = empty), u64 function address
+ENTRY_SIZE = 16            # u64 tag (eip + 1 + mode << 32; 0 = empty), u64 function address
 
 
 def jump_cache_index(phys):
@@ -35,7 +35,12 @@ def build_dispatcher(module, jump_cache_address):
     slot = b.add(b.const(jump_cache_address, 64), b.mul(b.zext(index, 32, 64), b.const(ENTRY_SIZE, 64), 64), 64)
     tag = b.load_ptr("i64", b.inttoptr(slot))
     target = b.load_ptr("i64", b.inttoptr(b.add(slot, b.const(8, 64), 64)))
-    hit = b.eq(tag, b.add(b.zext(eip, 32, 64), b.const(1, 64), 64), 64)
+    cpl = b.and_(b.load_ptr("i32", b.gep(state, OFFSETS["seg1.selector"][0])), b.const(3, 32), 32)
+    paging = b.lshr(b.load_ptr("i32", b.gep(state, OFFSETS["cr0"][0])), b.const(31, 32), 32)
+    mode = b.or_(cpl, b.shl(paging, b.const(2, 32), 32), 32)
+    want = b.add(b.add(b.zext(eip, 32, 64), b.const(1, 64), 64),
+                 b.shl(b.zext(mode, 32, 64), b.const(32, 64), 64), 64)
+    hit = b.eq(tag, want, 64)
     b.cbranch(hit, "call", "miss")
     b.start("call")
     code = b.call(b.inttoptr(target).ref, "i32", [state])

@@ -22,9 +22,14 @@ Example:
 import ctypes
 import time
 
+from ..errors import GuestFault
 from ..interp import engine as interp
+from ..x86.decoder import fetch
+from ..x86.mmu import FETCH
 from ..x86.state import CS
-from ..cache.tcache import Block, TranslationCache
+from ..x86.tlb import PAGE_SHIFT
+from ..x86.mode import MODE_PAGING, mode_of
+from ..cache.tcache import Block, TranslationCache, block_key
 from . import background
 from .blocks import MAX_INSNS, form_block
 from .dispatch import build_dispatcher
@@ -43,6 +48,8 @@ POLL = 200_000             # instructions between looks for finished tier-2 code
 SMC_LIMIT = 3              # invalidations after which code at an address is interpreted instead
 
 _DISPATCH = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
+_TLB_FILL = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint32)
+CS_32BIT = 1 << 14          # the D bit in a segment's flags word: 32-bit code
 
 
 class Translator:
@@ -52,7 +59,12 @@ class Translator:
         self.m = machine
         self.jit = Jit()
         self.cache = TranslationCache(machine.memory)
-        self.layout = MemoryLayout(machine.memory)
+        self.layout = MemoryLayout(machine.memory, machine.mmu.tlb)
+        # A TLB miss in translated code calls back into the monitor's page walk (about a
+        # microsecond) and the block goes on; only a real #PF leaves it.
+        self._tlb_fill = _TLB_FILL(self._fill)
+        self.tlb_fill_slot = ctypes.c_uint64(ctypes.cast(self._tlb_fill, ctypes.c_void_p).value)
+        self.layout.tlb_fill_slot = ctypes.addressof(self.tlb_fill_slot)
         self.tier2_jobs = []         # (Future, install function) compiling in the background
         self.promoting = set()       # id() of the Blocks in those jobs
         module = Module("dispatcher")
@@ -79,15 +91,23 @@ class Translator:
         self.module_count = 0
         self.loop_blocks = 0         # tier-2 blocks that jump to themselves, compiled as loops
 
+    def _fill(self, linear, kind):
+        """The TLB fill callback (kind: bit 0 write, bit 1 user).  It must not raise: ctypes
+        would print the traceback and return 0; 0 is already "leave the block"."""
+        try:
+            return self.m.mmu.fill(linear, bool(kind & 1), bool(kind & 2))
+        except Exception:           # a page table outside RAM or similar: the interpreter reports it
+            return 0
+
     # ---- running ---------------------------------------------------------------------------
     def run(self, budget):
         m, s = self.m, self.m.state
         start = s.icount
         limit = start + budget
-        while s.icount < limit and m.stop_reason is None:
+        while s.icount < limit and m.stop_reason is None and not m.attention:
             s.icount_limit = limit
-            if m.code_hooks or s.seg[CS].base != 0:
-                interp.run(m, limit - s.icount)      # hooks and segmented code: interpreter
+            if m.code_hooks or s.seg[CS].base != 0 or not s.seg[CS].flags & CS_32BIT:
+                interp.run(m, limit - s.icount)      # hooks, segmented or 16-bit code: interpreter
                 break
             if self.tier2_jobs:
                 self._install_tier2()
@@ -97,16 +117,37 @@ class Translator:
             code = self.dispatch(self.state_address)
             s.icount_limit = limit
             self.exits[code] = self.exits.get(code, 0) + 1
-            if code == MISS and s.eip not in self.step_sites and self._refill_or_translate(s.eip):
-                continue
+            if code == MISS:
+                key = self._current_key()
+                if key is not None and key not in self.step_sites and self._refill_or_translate(key):
+                    continue
             if code in (MISS, STEP) and s.icount < limit:
                 self.step_counts[s.eip] = self.step_counts.get(s.eip, 0) + 1
-                if code == STEP or self.cache.invalidations.get(s.eip, 0) >= SMC_LIMIT:
+                if code == STEP or self._keeps_changing():
                     self._interpret_to_block_end()      # mid-block, or code that keeps changing
                 else:
                     interp.run(m, 1)                    # a callout: its successor is translated
         self.tier_up()
         return s.icount - start
+
+    def _current_key(self):
+        """The block key for CS:EIP now, or None if fetching there faults (the interpreter
+        then delivers the #PF)."""
+        s = self.m.state
+        mode = mode_of(s)
+        try:
+            phys = self.m.mmu.translate(s.eip, FETCH)
+        except GuestFault:
+            return None
+        return block_key(s.eip, phys, mode)
+
+    def _keeps_changing(self):
+        s = self.m.state
+        try:
+            phys = self.m.mmu.translate(s.eip, FETCH)
+        except GuestFault:
+            return False
+        return self.cache.invalidations.get(phys, 0) >= SMC_LIMIT
 
     def _interpret_to_block_end(self):
         """After a side exit, interpret the rest of the guest block: EIP is mid-block, and a
@@ -114,16 +155,19 @@ class Translator:
         page would translate at every instruction)."""
         m, s = self.m, self.m.state
         for _ in range(MAX_INSNS):
-            insn = m.decoder.decode(s.eip)
+            try:
+                ends = fetch(m).spec.ends_block
+            except GuestFault:
+                ends = True                              # the interpreter delivers the #PF
             interp.run(m, 1)
-            if insn.spec.ends_block or s.icount >= s.icount_limit or m.stop_reason is not None:
+            if ends or s.icount >= s.icount_limit or m.stop_reason is not None or m.attention:
                 return
 
-    def _refill_or_translate(self, phys):
-        """True if a translated block for `phys` is now in the jump cache."""
-        if self.cache.lookup(phys) is not None:
+    def _refill_or_translate(self, key):
+        """True if a translated block for `key` is now in the jump cache."""
+        if self.cache.lookup(key) is not None:
             return True
-        return self.translate(phys)
+        return self.translate(self.m.state.eip, key)
 
     def forget_rewrites(self, addr, length):
         """Code in [addr, addr+length) was replaced by the host (Machine.mem_write): its
@@ -132,25 +176,38 @@ class Translator:
         invalidations = self.cache.invalidations
         for phys in [p for p in invalidations if addr <= p < end]:
             del invalidations[phys]
-        self.step_sites = {p for p in self.step_sites if not addr <= p < end}
+        self.step_sites = {k for k in self.step_sites if not addr <= k & 0xFFFFFFFF < end}
 
     # ---- translating -----------------------------------------------------------------------
-    def translate(self, phys):
-        """Translate the block at `phys` and up to BATCH-1 blocks it reaches; False if empty."""
-        todo, planned = [phys], []
-        while todo and len(planned) < BATCH and sum(len(p[1]) for p in planned) < BATCH_INSNS:
+    def translate(self, eip, key=None):
+        """Translate the block at `eip` in the current mode (`key`: its block key, found
+        through the MMU if not given) and up to BATCH-1 blocks it reaches directly in the
+        same mode (with paging, in the same page: their physical addresses follow from its
+        own); False if it is empty."""
+        mode = mode_of(self.m.state)
+        if key is None:
+            key = block_key(eip, self.m.mmu.translate(eip, FETCH), mode)
+        phys0 = key & 0xFFFFFFFF
+        paging = bool(mode & MODE_PAGING)
+        todo, planned, seen = [eip], [], set()
+        while todo and len(planned) < BATCH and sum(len(p[2]) for p in planned) < BATCH_INSNS:
             addr = todo.pop()
-            if addr in self.cache.blocks or addr in self.step_sites or any(p[0] == addr for p in planned):
+            if paging and addr >> PAGE_SHIFT != eip >> PAGE_SHIFT:
                 continue
-            if not 0 <= addr < self.m.memory.size:
+            phys = phys0 + addr - eip if paging else addr
+            k = block_key(addr, phys, mode)
+            if k in self.cache.blocks or k in self.step_sites or k in seen:
                 continue
-            insns, fallthrough = form_block(self.m.decoder, addr)
-            if not insns or self.cache.invalidations.get(addr, 0) >= SMC_LIMIT:
+            seen.add(k)
+            if not 0 <= phys < self.m.memory.size:
+                continue
+            insns, fallthrough = form_block(self.m.decoder, addr, phys, paging)
+            if not insns or self.cache.invalidations.get(phys, 0) >= SMC_LIMIT:
                 # Nothing translatable, or code rewritten again and again (self-modifying
                 # loops): retranslating costs milliseconds, interpreting microseconds.
-                self.step_sites.add(addr)
+                self.step_sites.add(k)
                 continue
-            planned.append((addr, insns, fallthrough))
+            planned.append((addr, phys, insns, fallthrough))
             todo.extend(_static_successors(insns, fallthrough))
         if not planned:
             return False
@@ -158,21 +215,35 @@ class Translator:
             self.cache.flush()
         if self.m.jit_tier == 2:
             self.drain()                 # tier 2 here, on this thread: the worker must be idle
-        blocks = self._compile(planned, tier=self.m.jit_tier)
+        blocks = self._compile(planned, mode, tier=self.m.jit_tier)
         for block in blocks:
             self.cache.insert(block)
-        return phys in self.cache.blocks
+        return key in self.cache.blocks
 
-    def emit_block(self, module, name, insns, fallthrough, index, chain_slot, tier):
+    def chain_slots_for(self, block_eip, block_phys, mode):
+        """`chain_slot(target)` for a block: the slot of the block a direct jump reaches.
+        With paging only targets in the block's own page are chained, since only their
+        physical address is known statically (QEMU's rule); others go through the jump
+        cache, which is flushed when mappings change."""
+        paging = mode & MODE_PAGING
+
+        def chain_slot(target):
+            if paging and target >> PAGE_SHIFT != block_eip >> PAGE_SHIFT:
+                return None
+            phys = block_phys + target - block_eip if paging else target
+            return self.cache.chain_slot_address(block_key(target, phys, mode))
+        return chain_slot
+
+    def emit_block(self, module, name, insns, fallthrough, index, chain_slot, tier, mode=0):
         """Lower one block's instructions into `module` as function `name`; return its builder.
         Tier 0 stores register writes at once (less IR, faster to compile); tier 2 keeps them
         in SSA until the block's exits (faster code)."""
         loop = None
         if tier == 2 and insns[0].address in _static_successors(insns, fallthrough):
-            loop = plan_loop(self.layout, insns)
+            loop = plan_loop(self.layout, insns, mode)
             self.loop_blocks += 1
         fb = LLVMBuilder(module, name, self.layout, self.cache.counter_address(index), eager=tier == 0,
-                         loop=loop)
+                         loop=loop, mode=mode)
         for insn in insns:
             fb.emit(insn)
         # Tier 0 leaves through the dispatcher: LLVM's fast instruction selection cannot do
@@ -188,15 +259,16 @@ class Translator:
         self.translation[tier]["blocks"] += blocks
         self.translation[tier]["seconds"] += time.perf_counter() - start
 
-    def _compile(self, planned, tier):
+    def _compile(self, planned, mode, tier):
         start = time.perf_counter()
         module = self._new_module()
         blocks = []
-        for addr, insns, fallthrough in planned:
+        for addr, phys, insns, fallthrough in planned:
             index = self.cache.new_index()
             name = f"b_{addr:08x}_{self.module_count}"
-            self.emit_block(module, name, insns, fallthrough, index, self.cache.chain_slot_address, tier)
-            blocks.append(Block(addr, insns, fallthrough, index, name, tier=tier))
+            self.emit_block(module, name, insns, fallthrough, index, self.chain_slots_for(addr, phys, mode),
+                            tier, mode)
+            blocks.append(Block(phys, insns, fallthrough, index, name, tier=tier, eip=addr, mode=mode))
         addresses, _ = self.jit.compile(module.text(), [b.fn_name for b in blocks], tier=tier)
         for block in blocks:
             block.fn_address = addresses[block.fn_name]
@@ -224,7 +296,7 @@ class Translator:
         names = [f"{block.fn_name}_o2" for block in hot]
         for block, name in zip(hot, names):
             self.emit_block(module, name, block.insns, block.fallthrough, block.index,
-                            self.cache.chain_slot_address, 2)
+                            self.chain_slots_for(block.eip, block.phys, block.mode), 2, block.mode)
         self.tier2_jobs.append((background.submit(self.jit, module.text(), names),
                                 lambda addresses: self._replace(hot, names, addresses)))
         self.promoting.update(id(block) for block in hot)

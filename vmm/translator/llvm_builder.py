@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from ..x86 import flags
 from ..x86.builder import Builder
 from ..x86.state import CpuState, FLAG_BITS
+from ..x86.mode import MODE_PAGING
 from ..memory import CODE_SHIFT
 from .exits import CONTINUE, BUDGET, STEP
 from .irtext import COMPARE_CHAIN_MAX, Module, TextArith, Value
@@ -71,13 +72,16 @@ STATE = Value("%state", "ptr")
 
 
 class MemoryLayout:
-    """Host addresses baked into translated code: guest RAM, its size, the code-granule map."""
+    """Host addresses baked into translated code: guest RAM, its size, the code-granule map,
+    the software TLB's views (vmm.x86.tlb) and the slots holding helper addresses."""
 
-    def __init__(self, memory):
+    def __init__(self, memory, tlb=None):
         self.ram = memory.host_address
         self.size = memory.size
         self.code_map = ctypes.addressof(memory.code_map)
+        self.tlb = tlb
         self.cc_flags_slot = 0    # where the translator keeps the cc_flags helper's address
+        self.tlb_fill_slot = 0    # and the TLB fill callback's: i64 fill(i32 linear, i32 kind)
 
 
 @dataclass(frozen=True)
@@ -89,9 +93,9 @@ class LoopPlan:
     written: tuple
 
 
-def plan_loop(layout, insns):
+def plan_loop(layout, insns, mode=0):
     """The LoopPlan of a block, found by emitting it once into a scratch module."""
-    fb = LLVMBuilder(Module("plan"), "plan", layout, 0)
+    fb = LLVMBuilder(Module("plan"), "plan", layout, 0, mode=mode)
     for insn in insns:
         fb.emit(insn)
     written = sorted(fb.dirty) + (list(CC_FIELDS) if fb.cc_dirty else [])
@@ -102,13 +106,15 @@ def plan_loop(layout, insns):
 class LLVMBuilder(TextArith, Builder):
     """Emits one block function; `emit(insn)` per instruction, then `finish()`."""
 
-    def __init__(self, module, name, layout, counter_address, eager=False, loop=None):
+    def __init__(self, module, name, layout, counter_address, eager=False, loop=None, mode=0):
         # Only %state reaches CpuState inside a block (RAM, counters and chain slots are other
         # objects), so LLVM may keep state fields in registers across a loop.
         fn = module.function(name, "i32", ["ptr noalias %state"], attrs="nounwind ")
         super().__init__(fn, module)
         self.name = name
         self.layout = layout
+        self.paging = bool(mode & MODE_PAGING)      # memory goes through the software TLB
+        self.user = mode & 3 == 3                   # ...its user views (CPL 3)
         self.eager = eager
         self.values = {}          # field name -> current Value
         self.dirty = set()        # fields written in this block and not yet stored
@@ -226,15 +232,51 @@ class LLVMBuilder(TextArith, Builder):
         return self.ne(flag, self.const(0, 8), 8)
 
     def _host_pointer(self, linear, w, store):
+        if self.paging:
+            return self._paged_pointer(linear, w, store)
         # RAM is below 4 GiB - 8, so a 32-bit compare of the last byte's address suffices.
         self._exit_if(self.ult(self.const(self.layout.size - w // 8, 32), linear, 32))
         host = self.inttoptr(self.add(self.const(self.layout.ram, 64), self.zext(linear, 32, 64), 64))
         if store:
-            is_code = self._code_flag(linear)
-            if w > 8:                           # an unaligned store may touch the next granule
-                is_code = self.or_(is_code, self._code_flag(self.add(linear, self.const(w // 8 - 1, 32), 32)), 1)
-            self._exit_if(is_code)
+            self._exit_if_code(linear, w)
         return host
+
+    def _exit_if_code(self, phys, w):
+        """Leave before a store into a granule holding translated code (SMC)."""
+        is_code = self._code_flag(phys)
+        if w > 8:                           # an unaligned store may touch the next granule
+            is_code = self.or_(is_code, self._code_flag(self.add(phys, self.const(w // 8 - 1, 32), 32)), 1)
+        self._exit_if(is_code)
+
+    def _paged_pointer(self, linear, w, store):
+        """Paging on: the TLB view of this access kind and privilege has one entry per page
+        (vmm.x86.tlb), `host page - linear page + 1` or 0.  A miss calls the fill callback
+        (a page walk in the monitor, without leaving the block); if the page cannot be
+        accessed that way, or is not RAM, or the access crosses into the next page, the
+        instruction leaves for the interpreter, which raises the #PF or does the access."""
+        view = self.layout.tlb.view_address(self.user, store)
+        page = self.zext(self.lshr(linear, self.const(12, 32), 32), 32, 64)
+        slot = self.inttoptr(self.add(self.const(view, 64), self.shl(page, self.const(3, 64), 64), 64))
+        cached = self.load_ptr("i64", slot)
+        before, fill, join = self.current, self.fn.label("tlb_fill"), self.fn.label("tlb")
+        self.cbranch(self.eq(cached, self.const(0, 64), 64), fill, join)
+        self.start(fill)
+        helper = self.load_ptr("ptr", self.inttoptr(self.const(self.layout.tlb_fill_slot, 64)))
+        kind = self.const(int(store) | (int(self.user) << 1), 32)
+        filled = self.call(helper.ref, "i64", [linear, kind], attrs=" nounwind")
+        self.br(join)
+        self.start(join)
+        entry = self.phi("i64", [(cached, before), (filled, fill)])
+        bad = self.eq(entry, self.const(0, 64), 64)
+        if w > 8:
+            offset = self.and_(linear, self.const(0xFFF, 32), 32)
+            bad = self.or_(bad, self.ult(self.const(0x1000 - w // 8, 32), offset, 32), 1)
+        self._exit_if(bad)
+        host = self.add(self.sub(entry, self.const(1, 64), 64), self.zext(linear, 32, 64), 64)
+        if store:
+            phys = self.trunc(self.sub(host, self.const(self.layout.ram, 64), 64), 64, 32)
+            self._exit_if_code(phys, w)
+        return self.inttoptr(host)
 
     def load(self, linear, w):
         return self.load_ptr(f"i{w}", self._host_pointer(linear, w, False), align=1)

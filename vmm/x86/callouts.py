@@ -18,14 +18,15 @@ Example:
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import GuestFault, GuestStop
+from ..errors import GuestFault
 from . import cpuid as cpuid_model
 from .exceptions import BP, GP, OF
 from .interrupts import deliver
 from .operands import address, read, write
 from .segments import load_segment
 from .semantics import flagops, stack, system
-from .state import CS, EAX, ECX, EDX, EDI, ESI, ES, CR0_PG, EFLAGS_WRITABLE
+from .mmu import CR0_WP, CR4_PGE, CR4_PSE
+from .state import CS, EAX, ECX, EDX, EDI, ESI, ES, CR0_PE, CR0_PG, EFLAGS_WRITABLE
 
 INLINE, CALLOUT = "INLINE", "CALLOUT"
 
@@ -120,14 +121,25 @@ def sidt(m, b, i):
     _store_table_register(m, b, i, "idtr")
 
 
+# CR bits whose change alters how linear addresses translate (PG, WP / PSE, PGE).
+_CR_PAGING_BITS = {0: CR0_PG | CR0_WP | CR0_PE, 4: CR4_PSE | CR4_PGE}
+
+
 def mov_to_cr(m, b, i):
     cr, src = i.ops
     value = read(b, src)
-    if cr.index == 0 and value & CR0_PG:
-        raise GuestStop(f"the guest enables paging (mov cr0, {value:#x}) at eip={i.address:#010x}; "
-                        "the paging unit is not implemented yet")
+    if cr.index == 0 and value & CR0_PG and not value & CR0_PE:
+        raise GuestFault(GP, 0, "CR0.PG without CR0.PE")
+    old = m.state.cr[cr.index]
     m.state.cr[cr.index] = value
-    m.invalidate_translations()
+    if cr.index == 3:
+        m.mappings_changed(keep_global=bool(m.state.cr[4] & CR4_PGE))
+    elif (old ^ value) & _CR_PAGING_BITS.get(cr.index, 0):
+        m.mappings_changed()
+
+
+def invlpg(m, b, i):
+    m.mappings_changed(page=address(b, i.ops[0]))
 
 
 def mov_to_seg(m, b, i):
@@ -202,7 +214,7 @@ def into(m, b, i):
 
 
 def no_op(m, b, i):
-    """invlpg, wbinvd, invd: no TLB or caches are modelled yet, so there is nothing to drop."""
+    """wbinvd, invd: no caches are modelled, so there is nothing to drop."""
 
 
 def clts(m, b, i):
@@ -246,7 +258,7 @@ def _entries():
         Callout("int", C, int_n, "idt", "stack, cs, eip, eflags", True, "software interrupt through the guest IDT"),
         Callout("int3", C, int3, "idt", "stack, cs, eip, eflags", True, "breakpoint through the guest IDT"),
         Callout("into", C, into, "eflags.OF, idt", "stack, cs, eip, eflags", True, "overflow trap through the guest IDT"),
-        Callout("invlpg", C, no_op, "", "tlb", True, "TLB maintenance belongs to the monitor"),
+        Callout("invlpg", C, invlpg, "memory operand", "tlb", True, "TLB maintenance belongs to the monitor"),
         Callout("wbinvd", C, no_op, "", "", False, "cache maintenance: nothing is cached, nothing to do"),
         Callout("invd", C, no_op, "", "", False, "cache maintenance: nothing is cached, nothing to do"),
         Callout("clts", C, clts, "cr0", "cr0.TS", False, "CR0 belongs to the monitor"),

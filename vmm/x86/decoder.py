@@ -11,19 +11,52 @@ decoded at each address is kept, and reused if memory still holds its bytes
 (a store into a code granule usually rewrites one instruction of the several
 there).
 
+Instructions are decoded at an EIP (what Capstone computes relative targets from, and
+what semantics write to EIP) from bytes at a physical address; the two differ with paging
+or a CS base, and one physical instruction may be reached through several addresses, so
+the cache key holds both (`key`).  `fetch` goes from CS:EIP through the MMU.
+
 Example:
     dec = Decoder(memory)
-    insn = dec.decode(0x100000)
+    insn = dec.decode(0x100000)                 # EIP == physical (paging off, CS base 0)
     insn.mnemonic, insn.size, insn.spec.cls     # ('mov', 5, 'IDENT')
+    insn = fetch(machine)                       # the instruction at CS:EIP (#PF if unmapped)
 """
 
 from capstone import Cs, CS_ARCH_X86, CS_MODE_32
 
+from .mmu import FETCH, PAGE_MASK
 from .operands import Unsupported, convert
+from .state import CS
 from .table import lookup, UNDEFINED
 from ..memory import CODE_SHIFT
 
 MAX_INSN_BYTES = 15
+
+
+def key(address, phys):
+    """The cache key of an instruction decoded at EIP `address` from `phys`."""
+    return phys if address == phys else phys | (address << 32)
+
+
+def fetch(m):
+    """The instruction at CS:EIP, its bytes found through the MMU (a #PF is raised as a
+    GuestFault with EIP unchanged).  An instruction that crosses into another page is
+    decoded from both pages' bytes and not cached (the translator leaves it to the
+    interpreter)."""
+    s = m.state
+    eip = s.eip
+    linear = (s.seg[CS].base + eip) & 0xFFFFFFFF
+    if not m.mmu.paging:
+        return m.decoder.decode(eip, linear)
+    phys = m.mmu.translate(linear, FETCH)
+    insn = m.decoder.decode(eip, phys)
+    if (linear & PAGE_MASK) + insn.size > PAGE_MASK + 1:
+        head = PAGE_MASK + 1 - (linear & PAGE_MASK)
+        rest = m.mmu.translate((linear + head) & 0xFFFFFFFF, FETCH)
+        raw = m.memory.read(phys, head) + m.memory.read(rest, min(MAX_INSN_BYTES - head, m.memory.size - rest))
+        insn = m.decoder.from_bytes(eip, raw)
+    return insn
 
 
 class Insn:
@@ -61,25 +94,30 @@ class Decoder:
         self.last = {}                  # address -> the last Insn decoded there, even if dropped
         memory.on_code_write.append(self.invalidate)
 
-    def decode(self, phys):
-        insn = self.cache.get(phys)
+    def decode(self, address, phys=None):
+        """The instruction at EIP `address` whose bytes are at `phys` (default: the same)."""
+        if phys is None:
+            phys = address
+        k = key(address, phys)
+        insn = self.cache.get(k)
         if insn is None:
-            insn = self._decode(phys)
+            insn = self._decode(address, phys, k)
         return insn
 
-    def _decode(self, phys):
-        insn = self.last.get(phys)
+    def _decode(self, address, phys, k):
+        insn = self.last.get(k)
         if insn is None or self.memory.read(phys, insn.size) != insn.raw:
             length = min(MAX_INSN_BYTES, self.memory.size - phys)
-            insn = self.last[phys] = self._from_bytes(phys, self.memory.read(phys, max(length, 1)))
-        self.cache[phys] = insn
+            insn = self.last[k] = self.from_bytes(address, self.memory.read(phys, max(length, 1)))
+        self.cache[k] = insn
         first, last = phys >> CODE_SHIFT, (phys + insn.size - 1) >> CODE_SHIFT
         for granule in range(first, last + 1):
-            self.granule_index.setdefault(granule, []).append(phys)
+            self.granule_index.setdefault(granule, []).append(k)
             self.memory.mark_code(granule)
         return insn
 
-    def _from_bytes(self, address, raw):
+    def from_bytes(self, address, raw):
+        """Decode one instruction from `raw` at EIP `address` (not cached)."""
         cs_insn = next(self.cs.disasm(raw, address, 1), None)
         if cs_insn is None:
             return _undefined(address, raw, "Capstone cannot decode these bytes")
@@ -105,5 +143,5 @@ class Decoder:
         return insn
 
     def invalidate(self, granule):
-        for phys in self.granule_index.pop(granule, ()):
-            self.cache.pop(phys, None)
+        for k in self.granule_index.pop(granule, ()):
+            self.cache.pop(k, None)

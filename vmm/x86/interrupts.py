@@ -19,7 +19,7 @@ from .state import CS, IF, TF
 INTERRUPT_GATE32, TRAP_GATE32 = 0xE, 0xF
 
 
-def deliver(m, vector, error_code, return_eip, detail=""):
+def deliver(m, vector, error_code, return_eip, detail="", external=False):
     """Enter the guest's handler for `vector`; return_eip is what the frame saves."""
     s = m.state
     where = f" at eip={return_eip:#010x}" + (f": {detail}" if detail else "")

@@ -98,9 +98,10 @@ class CpuState(ctypes.Structure):
         ("tsc", ctypes.c_uint64),
         ("icount", ctypes.c_uint64),         # guest instructions retired
         ("icount_limit", ctypes.c_uint64),   # translated code returns to the monitor at this count
+        ("int_shadow", ctypes.c_uint64),     # icount at which sti/mov ss still blocks interrupts
         ("exit_reason", ctypes.c_uint32),
         ("exit_arg", ctypes.c_uint32 * 3),
-        ("pad_fpu", ctypes.c_uint32 * 2),    # puts `fpu` on a 16-byte boundary (asserted below)
+        ("pad_fpu", ctypes.c_uint32 * 0),    # sized to put `fpu` on a 16-byte boundary (asserted below)
         ("fpu", FpuState),
     ]
 

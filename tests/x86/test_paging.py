@@ -1,0 +1,241 @@
+"""Paging on every engine: 4 KiB and 4 MiB pages, #PF with CR2 and the error code, accessed
+and dirty bits, CR0.WP, invlpg, CR3 reloads and global pages, and self-modifying code written
+through an alias.  Page tables are built by the host; the guest turns paging on itself.
+Where Unicorn models the same thing (translation, A/D bits) it is the oracle; fault error
+codes and TLB behaviour follow the SDM (vol. 3, 4.7 and 4.10)."""
+
+import struct
+
+from unicorn import Uc, UC_ARCH_X86, UC_MODE_32
+from unicorn import x86_const as U
+
+from tests.asmguest import ORIGIN, assemble, new_machine
+
+PD, PT0, PT1 = 0x100000, 0x101000, 0x102000
+ALIAS, ALIAS_PHYS = 0x400000, 0x150000          # linear 4 MiB -> a page at 1.3 MiB
+P, RW, US, A, D, PS, G = 1, 2, 4, 0x20, 0x40, 0x80, 0x100
+IDT = 0x90000
+PROLOGUE = f"""
+    mov eax, {PD:#x}
+    mov cr3, eax
+    mov eax, cr0
+    or eax, 0x80000000
+    mov cr0, eax
+"""
+
+
+def tables(extra=()):
+    """A page directory identity-mapping the first 2 MiB (4 KiB pages, supervisor, writable)
+    and mapping ALIAS -> ALIAS_PHYS; `extra`: (pd index, pde) or (linear, pte) overrides."""
+    image = {PD: struct.pack("<I", PT0 | P | RW) + struct.pack("<I", PT1 | P | RW)}
+    image[PT0] = b"".join(struct.pack("<I", (n << 12) | P | RW) for n in range(512))
+    image[PT1] = struct.pack("<I", ALIAS_PHYS | P | RW)
+    for kind, where, value in extra:
+        if kind == "pde":
+            image[PD + 4 * where] = struct.pack("<I", value)
+        else:
+            image[(PT0 if where < 0x400000 else PT1) + 4 * ((where >> 12) & 0x3FF)] = struct.pack("<I", value)
+    return image
+
+
+def run_paged(engine, body, extra=(), data=None, max_insns=100_000):
+    m = new_machine(engine)
+    for addr, blob in {**tables(extra), **(data or {})}.items():
+        m.mem_write(addr, blob)
+    m.mem_write(ORIGIN, assemble(PROLOGUE + body + "\ncli\nhlt\n"))
+    m.reg_write("eip", ORIGIN)
+    m.reg_write("esp", 0x80000)
+    return m, m.run(max_insns=max_insns)
+
+
+def pte(m, linear):
+    table = PT0 if linear < 0x400000 else PT1
+    return struct.unpack("<I", m.mem_read(table + 4 * ((linear >> 12) & 0x3FF), 4))[0]
+
+
+def test_remapped_page_reads_and_writes_its_frame(engine):
+    m, result = run_paged(engine, f"""
+        mov dword ptr [{ALIAS + 0x10:#x}], 0x12345678
+        mov eax, [{ALIAS + 0x10:#x}]
+        mov dword ptr [0x3ffe], 0xa1b2c3d4      ; crosses from one page into the next
+        mov ebx, [0x3ffe]
+    """)
+    assert result.reason == "halt", result.message
+    assert m.reg_read("eax") == 0x12345678
+    assert m.mem_read(ALIAS_PHYS + 0x10, 4) == bytes.fromhex("78563412")
+    assert m.reg_read("ebx") == 0xA1B2C3D4 and m.mem_read(0x3FFE, 4) == bytes.fromhex("d4c3b2a1")
+
+
+def test_translation_and_accessed_dirty_bits_match_unicorn(engine):
+    body = f"""
+        mov eax, [{ALIAS + 0x20:#x}]
+        mov dword ptr [0x3000], 7
+        mov ecx, [0x5000]
+    """
+    m, result = run_paged(engine, body, data={ALIAS_PHYS + 0x20: b"\x11\x22\x33\x44"})
+    assert result.reason == "halt", result.message
+    uc = Uc(UC_ARCH_X86, UC_MODE_32)
+    uc.mem_map(0, 2 << 20)
+    for addr, blob in {**tables(), ALIAS_PHYS + 0x20: b"\x11\x22\x33\x44"}.items():
+        uc.mem_write(addr, blob)
+    code = assemble(PROLOGUE + body)
+    uc.mem_write(ORIGIN, code)
+    uc.reg_write(U.UC_X86_REG_ESP, 0x80000)
+    uc.emu_start(ORIGIN, ORIGIN + len(code))
+    assert m.reg_read("eax") == uc.reg_read(U.UC_X86_REG_EAX) == 0x44332211
+    for table in (PD, PT0, PT1):
+        assert m.mem_read(table, 4096) == bytes(uc.mem_read(table, 4096)), hex(table)
+    assert pte(m, 0x3000) & (A | D) == A | D and pte(m, 0x5000) & (A | D) == A
+    assert pte(m, ALIAS) & (A | D) == A
+
+
+def fault_handler(body):
+    """Run `body` with an IDT whose #PF handler stores CR2 and the error code at 0x7000 and
+    skips the faulting 10-byte `mov dword ptr [imm32], imm32` instruction."""
+    setup = """
+        lgdt [gdtr]
+        lidt [idtr]
+    """ + body + """
+        cli
+        hlt
+    pf:
+        mov eax, cr2
+        mov [0x7000], eax
+        pop eax
+        mov [0x7004], eax
+        add dword ptr [esp], 10
+        iretd
+    .align 8
+    idtr:
+        .word 0x7f
+        .long 0x90000
+    gdt:
+        .quad 0
+        .quad 0x00cf9a000000ffff
+        .quad 0x00cf92000000ffff
+    gdtr:
+        .word 23
+        .long gdt
+    """
+    return setup
+
+
+def run_with_pf_handler(engine, body, extra=()):
+    m = new_machine(engine)
+    for addr, blob in tables(extra).items():
+        m.mem_write(addr, blob)
+    code = assemble(PROLOGUE + fault_handler(body))
+    m.mem_write(ORIGIN, code)
+    handler = ORIGIN + code.index(bytes.fromhex("0f20d0"))          # mov eax, cr2
+    gate = (handler & 0xFFFF) | (0x08 << 16) | (0x8E00 << 32) | ((handler >> 16) << 48)
+    m.mem_write(IDT + 14 * 8, struct.pack("<Q", gate))
+    m.reg_write("eip", ORIGIN)
+    m.reg_write("esp", 0x80000)
+    result = m.run(max_insns=100_000)
+    cr2, code = struct.unpack("<II", m.mem_read(0x7000, 8))
+    return m, result, cr2, code
+
+
+def test_not_present_page_faults_with_cr2_and_error_code(engine):
+    m, result, cr2, code = run_with_pf_handler(engine, "mov dword ptr [0x00801234], 5",)
+    assert result.reason == "halt", result.message
+    assert cr2 == 0x00801234 and code == 0b010          # not present, write, supervisor
+
+
+def test_write_protect_applies_to_supervisor_only_with_cr0_wp(engine):
+    read_only = (("pte", 0x6000, 0x6000 | P),)
+    m, result, cr2, code = run_with_pf_handler(engine, "mov dword ptr [0x6000], 5", read_only)
+    assert result.reason == "halt" and m.mem_read(0x6000, 4) == b"\x05\0\0\0" and cr2 == 0   # WP off
+    m, result, cr2, code = run_with_pf_handler(engine, """
+        mov eax, cr0
+        or eax, 0x10000
+        mov cr0, eax
+        mov dword ptr [0x6000], 5
+    """, read_only)
+    assert result.reason == "halt" and cr2 == 0x6000 and code == 0b011        # present, write
+
+
+def test_4mib_page_with_pse(engine):
+    big = (("pde", 2, 0x000000 | P | RW | PS),)            # linear 8 MiB -> physical 0 (4 MiB)
+    m, result = run_paged(engine, """
+        mov eax, cr4
+        or eax, 0x10
+        mov cr4, eax
+        mov dword ptr [0x00805000], 0xabcd
+    """, big)
+    assert result.reason == "halt", result.message
+    assert m.mem_read(0x5000, 4) == struct.pack("<I", 0xABCD)
+    assert struct.unpack("<I", m.mem_read(PD + 8, 4))[0] & (A | D) == A | D
+
+
+def test_invlpg_drops_a_stale_translation(engine):
+    m, result = run_paged(engine, f"""
+        mov eax, [{ALIAS:#x}]                    ; cached: ALIAS -> ALIAS_PHYS
+        mov dword ptr [{PT1:#x}], {0x160000 | P | RW:#x}
+        mov ebx, [{ALIAS:#x}]                    ; may still use the old entry
+        invlpg [{ALIAS:#x}]
+        mov ecx, [{ALIAS:#x}]                    ; must use the new one
+    """, data={ALIAS_PHYS: b"OLD!", 0x160000: b"NEW!"})
+    assert result.reason == "halt", result.message
+    assert m.reg_read("eax") == int.from_bytes(b"OLD!", "little")
+    assert m.reg_read("ecx") == int.from_bytes(b"NEW!", "little")
+
+
+def test_cr3_reload_keeps_global_pages_only_with_pge(engine):
+    glob = (("pte", ALIAS, ALIAS_PHYS | P | RW | G),)
+    body = f"""
+        mov eax, cr4
+        or eax, 0x80
+        mov cr4, eax
+        mov eax, [{ALIAS:#x}]
+        mov dword ptr [{PT1:#x}], {0x160000 | P | RW:#x}
+        mov ebx, cr3
+        mov cr3, ebx
+        mov ecx, [{ALIAS:#x}]
+        mov ebx, cr4
+        and ebx, 0xffffff7f
+        mov cr4, ebx                             ; clearing PGE flushes global entries too
+        mov edx, [{ALIAS:#x}]
+    """
+    m, result = run_paged(engine, body, glob, data={ALIAS_PHYS: b"OLD!", 0x160000: b"NEW!"})
+    assert result.reason == "halt", result.message
+    assert m.reg_read("ecx") == int.from_bytes(b"OLD!", "little")
+    assert m.reg_read("edx") == int.from_bytes(b"NEW!", "little")
+
+
+def test_code_written_through_an_alias_is_retranslated(engine):
+    # The loop body at 0x2000 is patched through ALIAS (remapped to physical 0x2000):
+    # `mov eax, 1` becomes `mov eax, 2` after its first run.
+    alias_code = (("pte", ALIAS, 0x2000 | P | RW),)
+    m = new_machine(engine)
+    for addr, blob in tables(alias_code).items():
+        m.mem_write(addr, blob)
+    m.mem_write(0x2000, assemble("mov eax, 1\nret", 0x2000))
+    m.mem_write(ORIGIN, assemble(PROLOGUE + f"""
+        call 0x2000
+        mov esi, eax
+        mov byte ptr [{ALIAS + 1:#x}], 2
+        call 0x2000
+        cli
+        hlt
+    """))
+    m.reg_write("eip", ORIGIN)
+    m.reg_write("esp", 0x80000)
+    result = m.run(max_insns=1000)
+    assert result.reason == "halt", result.message
+    assert (m.reg_read("esi"), m.reg_read("eax")) == (1, 2)
+
+
+def test_paged_loop_runs_translated(engine):
+    m, result = run_paged(engine, f"""
+        mov ecx, 2000
+        xor eax, eax
+    again:
+        add eax, [{ALIAS:#x}]
+        mov [{ALIAS + 4:#x}], eax
+        loop again
+    """, data={ALIAS_PHYS: struct.pack("<I", 3)})
+    assert result.reason == "halt", result.message
+    assert m.reg_read("eax") == 6000
+    if m.translator is not None:
+        assert m.translator.exits.get(3, 0) < 20        # STEP exits: callouts, not every access
