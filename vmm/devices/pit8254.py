@@ -42,14 +42,19 @@ READ_BACK = 3                    # select field of the read-back command
 REFRESH_NS = 15_085              # port 0x61 bit 4 toggles at this period (DRAM refresh request)
 
 
+def clock_edges(ns):
+    """PIT input clock edges from time 0 to `ns`: the counters step on these."""
+    return ns * layout.PIT_HZ // NS_PER_S
+
+
 def ticks_between(start_ns, now_ns):
-    """Whole PIT clocks from `start_ns` to `now_ns`."""
-    return (now_ns - start_ns) * layout.PIT_HZ // NS_PER_S
+    """PIT clock edges after `start_ns` up to `now_ns`."""
+    return clock_edges(now_ns) - clock_edges(start_ns)
 
 
 def ns_after(start_ns, ticks):
-    """The first nanosecond at which `ticks` PIT clocks have passed since `start_ns`."""
-    return start_ns + -(-ticks * NS_PER_S // layout.PIT_HZ)
+    """The first nanosecond by which `ticks` PIT clock edges have come since `start_ns`."""
+    return -(-(clock_edges(start_ns) + ticks) * NS_PER_S // layout.PIT_HZ)
 
 
 def to_bcd(value):
