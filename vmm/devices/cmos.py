@@ -8,7 +8,7 @@ oscillator runs (divider 010) and SET is clear, so a guest that waits for UIP to
 always sees it clear soon; writing A's divider and rate works.  Status B: SET stops
 updates (the registers keep what the guest writes until SET is cleared, and setting SET
 clears UIE), PIE/AIE/UIE enable IRQ 8.  Status C (read clears it): PF (periodic, at A's
-rate), AF (alarm), UF (update ended, once a second), IRQF.  Status D: VRT, always 1.
+rate; only while PIE is set, as on QEMU), AF (alarm), UF (update ended, once a second), IRQF.  Status D: VRT, always 1.
 
 Interrupt flags are worked out from the time elapsed since C was last read, so a guest that
 polls them sees them without any timer; a virtual-clock timer runs only while an enable bit
@@ -156,13 +156,13 @@ class Cmos(Device):
         now, since = self.now_ns(), self.flags_since + self.base_ns
         self.flags_since = now - self.base_ns
         period = self._period_ns()
-        if period and now // period > since // period:
+        enables = self.ram[REG_B] & (B_PIE | B_AIE | B_UIE)
+        if period and enables & B_PIE and now // period > since // period:
             self.flags |= C_PF
         if self.held is None and now // NS_PER_S > since // NS_PER_S:
             self.flags |= C_UF
             if self._alarm_matches(self._fields()):
                 self.flags |= C_AF
-        enables = self.ram[REG_B] & (B_PIE | B_AIE | B_UIE)
         if self.flags & enables:                     # enable bits line up with their flags
             self.flags |= C_IRQF
 

@@ -9,7 +9,8 @@ and the pulse commands 0xF0-0xFF, which reset the machine when they pulse bit 0 
 usual reboot).  A reset calls `reset()`.  Data written to 0x60 with no command pending goes
 to the keyboard (and re-enables its port, as on QEMU); the devices are in ps2.py.
 
-The output buffer holds one byte; status bit 0 says it is full and bit 5 that it came from
+Status bit 3 (the last write was a command) is set by the first command and, as on QEMU,
+never cleared by data writes.  The output buffer holds one byte; status bit 0 says it is full and bit 5 that it came from
 the mouse.  Controller replies come first, then keyboard bytes while the keyboard port is
 enabled, then mouse bytes while the aux port is.  IRQ 1 (keyboard) and IRQ 12 (mouse) are
 the levels "buffer full with a byte from that port, and its interrupt enabled in the command
@@ -97,7 +98,6 @@ class I8042:
         # Anything else (vendor commands, password checks) is ignored, as QEMU does.
 
     def write_data(self, value):
-        self.status &= ~STAT_CMD
         command, self.pending = self.pending, None
         if command == 0x60:
             self._set_command_byte(value)

@@ -226,7 +226,7 @@ class Counter:
 
 
 class Pit8254(Device):
-    """Ports +0..+2: counters 0-2; +3: the control word (write only; reads all ones)."""
+    """Ports +0..+2: counters 0-2; +3: the control word (write only; reads 0, as on QEMU)."""
 
     def __init__(self, clock, irq0=None):
         self.clock = clock
@@ -242,7 +242,7 @@ class Pit8254(Device):
     def read(self, offset, size):
         if offset < 3:
             return self.counters[offset].read(self.clock.now())
-        return 0xFF                                  # the control word register is write-only
+        return 0x00                                  # the control word register is write-only
 
     def write(self, offset, size, value):
         value &= 0xFF
