@@ -8,13 +8,13 @@ the end, so printing on COM1 does not disturb the devices while the sequence run
 
 Example:
     steps = [w(0x70, 0x0B), r(0x71)]
-    assert run_on_vmm(steps, tmp_path) == run_on_qemu(steps, tmp_path)
+    assert run_on_vmm(steps, tmp_path)[0] == run_on_qemu(steps, tmp_path)
 """
 
 import io
 
+from tests.asmguest import new_machine
 from tests.boot.qemuguest import guest_image, run_in_qemu
-from vmm.machine import Machine
 
 RESULTS = 0x200000
 MEMORY_MB = 16
@@ -57,13 +57,14 @@ def run_on_qemu(steps, tmp_path):
     return parse(run_in_qemu(guest_image(sequence_asm(steps)), tmp_path, memory_mb=MEMORY_MB))
 
 
-def run_on_vmm(steps, tmp_path, max_insns=20_000_000):
-    """The same guest on vmm's interpreter with the whole board attached."""
+def run_on_vmm(steps, tmp_path, engine="interp", max_insns=20_000_000):
+    """The same guest on vmm (one of asmguest.ENGINE_VARIANTS) with the whole board attached:
+    what it read, and how many instructions it took."""
     image = tmp_path / "vmm-guest.elf"
     image.write_bytes(guest_image(sequence_asm(steps)))
-    serial = io.BytesIO()
-    m = Machine(memory_mb=MEMORY_MB, engine="interp", serial=serial)
+    m = new_machine(engine, memory_mb=MEMORY_MB)
+    m.devices["com1"].out = serial = io.BytesIO()
     m.load(str(image))
     result = m.run(max_insns=max_insns)
     assert (result.reason, result.exit_code) == ("exit", 33), result.summary()
-    return parse(serial.getvalue())
+    return parse(serial.getvalue()), result.instructions

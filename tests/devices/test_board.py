@@ -3,6 +3,7 @@
 import pytest
 
 from tests.asmguest import ENGINE_VARIANTS, machine_with
+from tests.devices.portseq import r, run_on_vmm, w, wait
 from vmm.devices import layout
 from vmm.machine import Machine
 
@@ -71,3 +72,13 @@ def test_unclaimed_ports_read_all_ones_and_are_logged_once(m, caplog):
     with caplog.at_level("INFO", logger="vmm.devices"):
         assert m.port_read(0x2F8, 1) == 0xFF and m.port_read(0x2F8, 1) == 0xFF
     assert len(caplog.records) == 1 and "0x2f8" in caplog.records[0].getMessage()
+
+
+def test_polling_the_pit_follows_guest_time_the_same_on_every_engine(tmp_path):
+    """Linux's TSC calibration loop: port reads see virtual time, which every engine keeps alike."""
+    steps = [w(0x61, 0x01), w(0x43, 0xB0), w(0x42, 0x00), w(0x42, 0x01), wait(0x61, 0x20),
+             w(0x43, 0x80), r(0x42), r(0x42)]
+    runs = {engine: run_on_vmm(steps, tmp_path, engine) for engine in ENGINE_VARIANTS}
+    reads, instructions = runs["interp"]
+    assert reads[0] == 0x20 and all(run == runs["interp"] for run in runs.values())
+    assert instructions > 256 * 1_000_000_000 // layout.PIT_HZ      # 256 PIT clocks of 1-ns instructions

@@ -133,6 +133,12 @@ def test_auto_eoi_leaves_isr_clear(calls):
     assert pic.acknowledge() == 0x33 and regs(pic.master)[1] == 0
     pulse(pic, 5)
     assert pic.acknowledge() == 0x35          # nothing in service blocks it
+    pic.master.write(0, 1, 0x80)              # rotate in auto-EOI mode: a served level goes last
+    pulse(pic, 3)
+    assert pic.acknowledge() == 0x33
+    for irq in (3, 5):
+        pulse(pic, irq)
+    assert pic.acknowledge() == 0x35 and pic.acknowledge() == 0x33
 
 
 def test_special_mask_mode_lets_lower_levels_through_a_masked_in_service_level(pic):

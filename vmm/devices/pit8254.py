@@ -11,7 +11,8 @@ Modes (control word bits 3-1; 6 and 7 are 2 and 3): 0 interrupt on terminal coun
 1 hardware one-shot (started by a GATE rising edge), 2 rate generator, 3 square wave,
 4 software strobe, 5 hardware strobe.  Access: LSB only, MSB only, LSB then MSB; BCD
 counting.  The counter-latch command and the read-back command (count and/or status of
-any counters) latch what later reads return; status is OUT, NULL COUNT, access, mode, BCD.
+any counters) latch what later reads return; status is OUT, NULL COUNT (always 0, see below), access,
+mode, BCD.
 
 GATE, per the datasheet: low pauses counting in modes 0 and 4; low forces OUT high and
 stops modes 2 and 3, whose rising edge restarts the count; the rising edge triggers modes
@@ -67,11 +68,13 @@ def from_bcd(value):
 
 
 class Counter:
-    """One of the three counters (module docstring); `on_edge` hears OUT's rising edges."""
+    """One of the three counters (module docstring).  Given `on_edge`, a virtual-clock timer
+    calls it at every rising edge of OUT."""
 
-    def __init__(self, clock, timer_callback=None):
+    def __init__(self, clock, on_edge=None):
         self.clock = clock
-        self.timer = clock.timer(timer_callback) if timer_callback else None
+        self.on_edge = on_edge
+        self.timer = clock.timer(self._edge) if on_edge else None
         self.mode, self.access, self.bcd = 3, ACCESS_WORD, False
         self.reload = 0x10000            # N, the initial count (0 written means 65536 / 10000)
         self.loaded = False              # a count was written since the control word
@@ -143,6 +146,10 @@ class Counter:
         self.start_ns, self.ticks_before = now, 0
         self.running = self._kind() not in (1, 5) and self.gate
         self._arm(now)
+
+    def _edge(self):
+        self.on_edge()
+        self._arm(self.clock.now())
 
     def _arm(self, now):
         if self.timer is not None:
@@ -230,14 +237,7 @@ class Pit8254(Device):
 
     def __init__(self, clock, irq0=None):
         self.clock = clock
-        self.irq0 = irq0
-        self.counters = [Counter(clock, self._counter0_edge), Counter(clock), Counter(clock)]
-
-    def _counter0_edge(self):
-        now = self.clock.now()
-        if self.irq0 is not None:
-            self.irq0()
-        self.counters[0]._arm(now)
+        self.counters = [Counter(clock, irq0), Counter(clock), Counter(clock)]
 
     def read(self, offset, size):
         if offset < 3:
