@@ -129,6 +129,18 @@ def test_update_ended_and_alarm_interrupts(cmos, clock, pulses):
     assert rd(cmos, 0x0C) == 0xB0              # UF, and AF at hh:mm:03
 
 
+def test_enabling_an_interrupt_whose_flag_is_already_set_interrupts_at_once(cmos, clock, pulses):
+    clock.step(NS)                             # UF latched with UIE off: no IRQF, no pulse
+    assert pulses == []
+    wr(cmos, 0x0B, 0x12)
+    assert pulses == [NS] and rd(cmos, 0x0C) == 0x90
+    wr(cmos, 0x0B, 0x02)
+    clock.step(NS)
+    wr(cmos, 0x0B, 0x12)
+    wr(cmos, 0x0B, 0x02)                       # disabling it again clears IRQF
+    assert rd(cmos, 0x0C) == 0x10
+
+
 def test_setting_set_clears_uie(cmos):
     wr(cmos, 0x0B, 0x92)
     assert rd(cmos, 0x0B) == 0x82

@@ -73,7 +73,7 @@ class Cmos(Device):
         self.held = None                          # the time fields while SET stops updates
         self.flags = 0                            # C's flags latched so far
         self.flags_since = clock.now()            # C's flags are worked out from here on
-        self.timer = clock.timer(self._interrupt)
+        self.timer = clock.timer(self._refresh)
         self._bios_bytes(ram_bytes)
 
     def _bios_bytes(self, ram_bytes):
@@ -163,11 +163,13 @@ class Cmos(Device):
             self.flags |= C_UF
             if self._alarm_matches(self._fields()):
                 self.flags |= C_AF
-        if self.flags & enables:                     # enable bits line up with their flags
-            self.flags |= C_IRQF
+        # IRQF: a flag whose interrupt is enabled (the enable bits line up with the flags).
+        self.flags = (self.flags & ~C_IRQF) | (C_IRQF if self.flags & enables else 0)
 
-    def _interrupt(self):
-        before = self.flags & C_IRQF
+    def _refresh(self, irqf_before=None):
+        """Catch up, pulse IRQ 8 if IRQF has just been set (it was clear at `irqf_before`, by
+        default now), and arm the timer for the next interrupt."""
+        before = self.flags & C_IRQF if irqf_before is None else irqf_before
         self._catch_up()
         if self.flags & C_IRQF and not before and self.irq is not None:
             self.irq()
@@ -221,16 +223,18 @@ class Cmos(Device):
             elif reg != WEEKDAY:                     # the weekday follows from the date
                 self._set_fields(fields)
         elif reg == REG_A:
-            self._catch_up()
+            before = self.flags & C_IRQF
+            self._catch_up()                         # flags up to now come at the old rate
             self.ram[REG_A] = value & 0x7F           # UIP is read-only
-            self._arm()
+            self._refresh(before)
         elif reg == REG_B:
             self._write_b(value)
         elif reg not in (REG_C, REG_D):              # C and D are read-only
             self.ram[reg] = value
 
     def _write_b(self, value):
-        self._catch_up()
+        before = self.flags & C_IRQF
+        self._catch_up()                             # flags up to now, under the old enables
         if value & B_SET:
             value &= ~B_UIE
             if self.held is None:
@@ -239,4 +243,4 @@ class Cmos(Device):
             held, self.held = self.held, None
             self._set_fields(held)
         self.ram[REG_B] = value
-        self._arm()
+        self._refresh(before)                        # enabling a flag already set interrupts

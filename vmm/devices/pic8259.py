@@ -3,7 +3,8 @@
 Each chip keeps IRR (requests latched), ISR (in service) and IMR (masked) and a rotating
 priority base; the slave's INT output is the master's input 2.  Devices call
 `raise_irq(n)` / `lower_irq(n)` with n = 0-15 (edge triggered: the rising edge latches
-IRR; in level mode, ICW1 LTIM, IRR follows the line).  The CPU side asks `has_interrupt()`
+IRR; in level mode, ICW1 LTIM, IRR follows the line, so it only suits devices that hold
+their line, as the UART and the i8042 do; the PIT and the RTC pulse theirs).  The CPU side asks `has_interrupt()`
 (the INTR pin) and runs the INTA cycle with `acknowledge()`, which moves the winner from IRR
 to ISR and returns its vector.  `on_intr()` is called whenever INTR may have become active.
 
