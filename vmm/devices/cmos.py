@@ -8,7 +8,8 @@ oscillator runs (divider 010) and SET is clear, so a guest that waits for UIP to
 always sees it clear soon; writing A's divider and rate works.  Status B: SET stops
 updates (the registers keep what the guest writes until SET is cleared, and setting SET
 clears UIE), PIE/AIE/UIE enable IRQ 8.  Status C (read clears it): PF (periodic, at A's
-rate; only while PIE is set, as on QEMU), AF (alarm), UF (update ended, once a second), IRQF.  Status D: VRT, always 1.
+rate; only while PIE is set, as on QEMU), AF (alarm), UF (update ended, once a second),
+and IRQF, set while a flag's interrupt is enabled.  Status D: VRT, always 1.
 
 Interrupt flags are worked out from the time elapsed since C was last read, so a guest that
 polls them sees them without any timer; a virtual-clock timer runs only while an enable bit

@@ -10,12 +10,12 @@ usual reboot).  A reset calls `reset()`.  Data written to 0x60 with no command p
 to the keyboard (and re-enables its port, as on QEMU); the devices are in ps2.py.
 
 Status bit 3 (the last write was a command) is set by the first command and, as on QEMU,
-never cleared by data writes.  The output buffer holds one byte; status bit 0 says it is full and bit 5 that it came from
-the mouse.  Controller replies come first, then keyboard bytes while the keyboard port is
-enabled, then mouse bytes while the aux port is.  IRQ 1 (keyboard) and IRQ 12 (mouse) are
-the levels "buffer full with a byte from that port, and its interrupt enabled in the command
-byte", reported through `irq(n, level)`.  A20 is not modelled (always on): the output
-port's bit 1 is kept but changes nothing.
+never cleared by data writes.  The output buffer holds one byte; status bit 0 says it is
+full and bit 5 that it came from the mouse.  Controller replies come first, then keyboard
+bytes while the keyboard port is enabled, then mouse bytes while the aux port is.  IRQ 1
+(keyboard) and IRQ 12 (mouse) are the levels "buffer full with a byte from that port, and
+its interrupt enabled in the command byte", reported through `irq(n, level)`.  A20 is not
+modelled (always on): the output port's bit 1 is kept but changes nothing.
 
 Example:
     kbc = I8042(reset=lambda: print("reset"), irq=lambda n, level: None)

@@ -1,16 +1,16 @@
 """The PC's two 8259A programmable interrupt controllers: master at 0x20, slave at 0xA0 on IRQ 2.
 
 Each chip keeps IRR (requests latched), ISR (in service) and IMR (masked) and a rotating
-priority base; the slave's INT output is the master's input 2.  Devices call
-`raise_irq(n)` / `lower_irq(n)` with n = 0-15 (edge triggered: the rising edge latches
-IRR; in level mode, ICW1 LTIM, IRR follows the line, so it only suits devices that hold
-their line, as the UART and the i8042 do; the PIT and the RTC pulse theirs).  The CPU side asks `has_interrupt()`
+priority base; the slave's INT output is the master's input 2.  Devices call `raise_irq(n)`
+/ `lower_irq(n)` with n = 0-15 (edge triggered: the rising edge latches IRR; in level mode,
+ICW1 LTIM, IRR follows the line, so it only suits devices that hold their line, as the UART
+and the i8042 do; the PIT and the RTC pulse theirs).  The CPU side asks `has_interrupt()`
 (the INTR pin) and runs the INTA cycle with `acknowledge()`, which moves the winner from IRR
 to ISR and returns its vector.  `on_intr()` is called whenever INTR may have become active.
 
 As on the chip and QEMU: ICW1 resets a chip (IMR, ISR, priority, special mask, read
-select, and the edge detectors, so a line already high must fall and rise again) and
-starts the ICW2 (vector base) / ICW3 / ICW4 sequence (ICW3 and ICW4 only when ICW1 asks).
+select, and the edge detectors: the next raise_irq of a line counts as a rising edge even
+if the line was high already) and starts the ICW2 (vector base) / ICW3 / ICW4 sequence (ICW3 and ICW4 only when ICW1 asks).
 OCW2 is the EOI family: non-specific, specific, the rotating variants and set-priority;
 OCW3 selects IRR or ISR for reads of the command port, polls, and sets special mask mode.
 ICW4 bit 1 is auto-EOI (the INTA cycle leaves ISR alone, or rotates with OCW2 rotate-in-
