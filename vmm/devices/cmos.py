@@ -34,6 +34,7 @@ Example:
 import calendar
 import time
 
+from . import layout
 from .bus import Device
 
 NS_PER_S = 1_000_000_000
@@ -52,6 +53,7 @@ C_IRQF, C_PF, C_AF, C_UF = 0x80, 0x40, 0x20, 0x10
 D_VRT = 0x80
 UIP_NS = 244_000                           # the update cycle's warning time
 HOUR_PM = 0x80
+NMI_DISABLE = 0x80                         # bit 7 of the index port
 
 BIOS_BYTES = {0x0F: 0x00, 0x10: 0x00, 0x12: 0x00, 0x14: 0x06}     # shutdown, drives, equipment
 PS2_CENTURY = 0x37
@@ -64,7 +66,7 @@ class Cmos(Device):
     def __init__(self, clock, ram_bytes, irq=None, start=DEFAULT_START):
         self.clock = clock
         self.irq = irq
-        self.ram = bytearray(128)
+        self.ram = bytearray(layout.CMOS_BYTES)
         self.index = 0
         self.nmi_disabled = False
         self.ram[REG_A] = DIVIDER_NORMAL | 0x06   # 1024 Hz periodic rate, as the BIOS sets it
@@ -213,7 +215,7 @@ class Cmos(Device):
     def write(self, offset, size, value):
         value &= 0xFF
         if offset == 0:
-            self.index, self.nmi_disabled = value & 0x7F, bool(value & 0x80)
+            self.index, self.nmi_disabled = value & (layout.CMOS_BYTES - 1), bool(value & NMI_DISABLE)
             return
         reg = self.index
         if reg in TIME_REGS:
