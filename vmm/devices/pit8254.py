@@ -16,7 +16,9 @@ mode, BCD.
 
 GATE, per the datasheet: low pauses counting in modes 0 and 4; low forces OUT high and
 stops modes 2 and 3, whose rising edge restarts the count; the rising edge triggers modes
-1 and 5.  Counters 0 and 1 have GATE tied high.
+1 and 5.  Counters 0 and 1 have GATE tied high.  At power-on no counter counts: there is
+no BIOS here to start counter 0 at 18.2 Hz as SeaBIOS does, so IRQ 0 stays quiet until the
+guest programs the PIT.
 
 QEMU's model is the reference where the datasheet leaves room: a new count takes effect
 at once, also in modes 2 and 3 (the chip waits for the end of the current period); writing
