@@ -197,3 +197,8 @@ def test_mode_1_one_shot_waits_for_a_gate_edge(pit, clock):
 
 def test_control_register_reads_zero_as_on_qemu(pit):
     assert pit.read(CTRL, 1) == 0x00
+
+
+def test_nothing_counts_until_the_guest_programs_a_counter(pit, clock, irqs):
+    clock.step(1_000_000_000)
+    assert irqs == [] and clock.next_deadline() is None
