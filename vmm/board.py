@@ -7,6 +7,14 @@ through the PIC, whose INTR output calls `m.request_interrupt_check()` (when the
 it) so the monitor can stop translated code and deliver them.  Resets asked for by the guest
 (i8042 0xFE, port 0xCF9) stop the run with reason "reset".
 
+What the monitor does for these devices (tests/devices/test_timer_guest.py runs it):
+between slices of guest code, `m.clock.run_due()` fires due device timers; each slice
+ends by `m.clock.next_deadline()` (one instruction is one virtual ns), and
+`m.clock.on_change` is called when a device arms a timer during a slice, which may need
+to end sooner; when EFLAGS.IF is set and `m.pic.has_interrupt()`, the vector of
+`m.pic.acknowledge()` is delivered through the IDT; `hlt` with IF set skips to the next
+deadline (`m.clock.idle()`) instead of ending the run.
+
 Example:
     devices = attach_devices(machine, serial=sys.stdout.buffer)
     devices["com1"].feed(b"ls\\n")
