@@ -2,7 +2,10 @@
 
 A `Bus` maps address ranges (I/O ports or MMIO physical addresses) to devices.
 An access to an unmapped port reads all ones and writes are dropped, as on a
-PC's ISA bus.
+PC's ISA bus.  The first access to each unmapped address is reported once to the
+bus's `on_unclaimed(bus, addr, size, value)` (value None for a read); the default
+logs it on the "vmm.devices" logger at INFO, never on the guest's console, so a
+verbose option only has to turn that logger on (or set its own callback).
 
 Example:
     bus = Bus("io")
@@ -12,6 +15,16 @@ Example:
 """
 
 import bisect
+import logging
+
+log = logging.getLogger("vmm.devices")
+
+
+def log_unclaimed(bus, addr, size, value):
+    """The default `on_unclaimed`: one INFO line per unmapped address."""
+    access = "read" if value is None else f"write of {value:#x} to"
+    log.info("%s: %s unclaimed %#x (%d byte%s): reads all ones, writes ignored",
+             bus.name, access, addr, size, "" if size == 1 else "s")
 
 
 class Device:
@@ -27,8 +40,10 @@ class Device:
 class Bus:
     """Address ranges -> devices; lookups are a bisect over sorted range starts."""
 
-    def __init__(self, name):
+    def __init__(self, name, on_unclaimed=log_unclaimed):
         self.name = name
+        self.on_unclaimed = on_unclaimed
+        self._reported = set()     # unmapped addresses already given to on_unclaimed
         self._starts = []
         self._ranges = []          # (start, end, device), sorted by start
 
@@ -54,10 +69,20 @@ class Bus:
     def read(self, addr, size):
         device, offset = self.find(addr)
         if device is None:
+            self._unclaimed(addr, size, None)
             return (1 << (8 * size)) - 1
         return device.read(offset, size) & ((1 << (8 * size)) - 1)
 
     def write(self, addr, size, value):
         device, offset = self.find(addr)
-        if device is not None:
-            device.write(offset, size, value & ((1 << (8 * size)) - 1))
+        value &= (1 << (8 * size)) - 1
+        if device is None:
+            self._unclaimed(addr, size, value)
+        else:
+            device.write(offset, size, value)
+
+    def _unclaimed(self, addr, size, value):
+        if addr not in self._reported:
+            self._reported.add(addr)
+            if self.on_unclaimed is not None:
+                self.on_unclaimed(self, addr, size, value)

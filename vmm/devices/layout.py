@@ -9,6 +9,33 @@ COM1_PORT = 0x3F8
 UART_PORTS = 8
 COM1_IRQ = 4
 
+# The 8259A pair: the slave's INT output drives the master's input 2 (an AT's cascade).
+PIC_MASTER_PORT = 0x20    # command (ICW1, OCW2, OCW3) at +0, data (ICW2-4, OCW1) at +1
+PIC_SLAVE_PORT = 0xA0
+PIC_PORTS = 2
+PIC_CASCADE_IRQ = 2
+PIC_IRQS = 16
+
+# The 8254 PIT: counters 0-2 at +0..+2, the control word at +3; 1.193182 MHz input clock.
+PIT_PORT = 0x40
+PIT_PORTS = 4
+PIT_IRQ = 0               # counter 0's output
+PIT_HZ = 1_193_182
+SYSTEM_PORT_B = 0x61      # counter 2 gate and output, speaker data, refresh toggle
+
+KBD_DATA_PORT = 0x60      # the i8042: data at 0x60, status/command at 0x64
+KBD_STATUS_PORT = 0x64
+KBD_IRQ = 1
+AUX_IRQ = 12              # the PS/2 mouse port
+
+CMOS_PORT = 0x70          # index (bit 7: NMI disable) at +0, data at +1
+CMOS_PORTS = 2
+RTC_IRQ = 8
+CMOS_BYTES = 128
+
+PCI_CONFIG_PORT = 0xCF8   # type-1 configuration: address at 0xCF8, data at 0xCFC-0xCFF;
+PCI_CONFIG_PORTS = 8      # 0xCF9 (a byte access) is the reset control register
+
 POST_PORT = 0x80          # BIOS POST codes; written by many kernels as an I/O delay
 DEBUG_EXIT_PORT = 0xF4    # QEMU isa-debug-exit: guest writes v, vmm exits with (v << 1) | 1
 DEBUG_EXIT_PORTS = 1
