@@ -3,10 +3,9 @@
 It programs the PIC (vectors 0x20-0x2F, only IRQ 0 unmasked) and counter 0 at 1 kHz, then
 halts until its handler has counted ten ticks; the handler reads ISR (IRQ 0 in service) and
 sends EOI.  It prints the count, that ISR and the number of spurious IRQ 7s: QEMU prints
-10, 1, 0.  On vmm, `run_with_interrupts` is the monitor's side of the device interface
-(board.py): fire due timers, deliver what the PIC raises when IF is set, cap each slice at
-the next timer deadline, and let `hlt` skip to that deadline.  The Machine does not do this
-yet; the loop here checks that the devices' side of that contract works as documented.
+10, 1, 0.  On vmm the Machine's monitor loop is the other side of the device interface
+(board.py): it fires due timers, delivers what the PIC raises when IF is set, caps each
+slice at the next timer deadline, and lets `hlt` skip to that deadline.
 """
 
 import io
@@ -16,8 +15,6 @@ import pytest
 from tests.asmguest import ENGINE_VARIANTS, new_machine
 from tests.boot.qemuguest import guest_image, run_in_qemu
 from vmm.devices.pit8254 import ns_after
-from vmm.x86.interrupts import deliver
-from vmm.x86.state import IF
 
 from .portseq import parse
 
@@ -101,26 +98,6 @@ v_count: .long 0
 v_isr: .long 0
 v_spur: .long 0
 """
-SLICE = 20_000
-
-
-def run_with_interrupts(m, max_slices=10_000):
-    """The monitor loop the board's devices expect (module docstring)."""
-    s = m.state
-    m.halt = lambda: m.stop("hlt")              # hlt waits for an interrupt instead of ending
-    for _ in range(max_slices):
-        m.clock.run_due()
-        if s.eflags & (1 << IF) and m.pic.has_interrupt():
-            deliver(m, m.pic.acknowledge(), None, return_eip=s.eip)
-        deadline = m.clock.next_deadline()
-        budget = SLICE if deadline is None else max(1, min(SLICE, deadline - m.clock.now()))
-        m.stop_reason = None
-        m.engine.run(m, budget)
-        if m.stop_reason == "hlt":
-            m.clock.idle()
-        elif m.stop_reason is not None:
-            return m.stop_reason, m.exit_code
-    return "limit", 0
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +116,8 @@ def test_vmm_counts_the_same_ticks_in_ten_ms_of_guest_time_on_every_engine(image
     m = new_machine(engine, memory_mb=16)
     m.devices["com1"].out = serial = io.BytesIO()
     m.load(str(path))
-    assert run_with_interrupts(m) == ("exit", 33)
+    result = m.run(max_insns=100_000)
+    assert (result.reason, result.exit_code) == ("exit", 33), result.message
     assert parse(serial.getvalue()) == [10, 1, 0]
     tenth_tick = ns_after(0, 10 * 1193)        # 1193 PIT clocks a tick, at 1 ns an instruction
     assert tenth_tick <= m.clock.now() < tenth_tick + 10_000 and m.state.icount < 2000    # hlt idles

@@ -47,7 +47,7 @@ def _field_offsets():
     table = {}
     for name in ("eip", "eflags", "cc_op", "cc_dst", "cc_src", "cc_src2"):
         table[name] = (getattr(CpuState, name).offset, 32)
-    for name in ("tsc", "icount", "icount_limit"):
+    for name in ("tsc", "icount", "icount_limit", "int_shadow"):
         table[name] = (getattr(CpuState, name).offset, 64)
     for n in range(5):
         table[f"cr{n}"] = (CpuState.cr.offset + 4 * n, 32)

@@ -20,7 +20,17 @@ def _setter(name, value):
 
 clc, stc = _setter("CF", 0), _setter("CF", 1)
 cld, std = _setter("DF", 0), _setter("DF", 1)
-cli, sti = _setter("IF", 0), _setter("IF", 1)
+cli = _setter("IF", 0)
+
+
+def sti(b, i):
+    """IF <- 1; if it was clear, interrupts stay blocked until the next instruction has run
+    (the sti shadow: `sti; hlt` sleeps before any interrupt is taken).  The monitor reads
+    `int_shadow` as "no external interrupt while icount equals it"."""
+    was_clear = b.eq(b.flag("IF"), b.const(0, 1), 1)
+    after = b.add(b.field("icount"), b.const(1, 64), 64)
+    b.set_field("int_shadow", b.select(was_clear, after, b.field("int_shadow"), 64))
+    b.set_flag("IF", b.const(1, 1))
 
 
 def cmc(b, i):
