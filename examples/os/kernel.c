@@ -97,13 +97,15 @@ static volatile u32 rx_head, rx_tail;
 static void uart_init(void)
 {
     /* The FIFO control register is left alone: switching the FIFOs on would discard a byte
-       that arrived before the kernel started. */
+       that arrived before the kernel started.  Receive interrupts are enabled only once the
+       PIC is set up (kmain): its initialisation resets the edge detector, and an edge the
+       line made before that would be lost. */
+    outb(COM1 + 1, 0x00);           /* no interrupts yet */
     outb(COM1 + 3, 0x80);           /* DLAB: 115200 baud */
     outb(COM1 + 0, 0x01);
     outb(COM1 + 1, 0x00);
     outb(COM1 + 3, 0x03);           /* 8N1 */
     outb(COM1 + 4, 0x0B);           /* DTR, RTS, OUT2 (gates the IRQ line to the PIC) */
-    outb(COM1 + 1, 0x01);           /* interrupt on received data */
 }
 
 static void uart_irq(void)
@@ -462,6 +464,7 @@ u32 kmain(void)                                     /* from start.S, interrupts 
     check(0, "cpuid reports fpu, pse, tsc, msr, sep, pge, cmov", cpu_features_present());
     load_descriptor_tables();
     pic_pit_init();
+    outb(COM1 + 1, 0x01);                           /* UART: interrupt on received data */
     paging_init();
     check(0, "a 4 MiB page (pse) and a 4 KiB alias reach the same frame", pse_alias_check());
     wrmsr(0x174, KERNEL_CS);                        /* SYSENTER_CS; SS is CS + 8 */
