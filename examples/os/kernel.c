@@ -35,6 +35,8 @@ static inline void wrmsr(u32 msr, u32 lo) { __asm__ volatile("wrmsr" : : "c"(msr
                                    so a tick is ~84,000 instructions there (100 Hz would make the
                                    test runs on vmm's interpreter take minutes) */
 #define ECHO_TICKS (3 * 11932)  /* wait up to ~3 s for the input's terminating newline */
+#define WATCHDOG_TICKS 2000     /* tasks still running after ~0.17 s are stopped (they need a
+                                   few ticks; a broken #NM or timer would keep them spinning) */
 #define POOL_BASE 0x00400000u   /* the frame pool is the 4 MiB PSE page, mapped 1:1 */
 #define POOL_END  0x00800000u
 #define ALIAS     0x003FF000u   /* last 4 KiB page of the kernel's table, for the PSE check */
@@ -361,6 +363,17 @@ static void fpu_switch(void)
     fpu_owner = cur;
 }
 
+static void watchdog(void)
+{
+    for (u32 i = 0; i < NTASKS; i++)
+        if (tasks[i].state == RUNNABLE) {
+            tasks[i].state = KILLED;
+            tasks[i].kill_vector = -1u;
+            sink = &tasks[i]; put_str("kernel: stopped by the watchdog\n"); sink = 0;
+        }
+    fpu_owner = 0;
+}
+
 static void irq(struct frame *f)
 {
     u32 line = f->vector - 32;
@@ -370,6 +383,7 @@ static void irq(struct frame *f)
     if (line == 0) {
         ticks++;
         if ((f->cs & 3) == 3) cur->preemptions++;
+        if (ticks == WATCHDOG_TICKS) watchdog();
         schedule();
     }
 }
