@@ -4,15 +4,16 @@ serial echo by interrupt.  QEMU, the reference PC, must print exactly os_transcr
 serial input below, and so must vmm on every engine, with one instruction count for all of them
 (virtual time makes the run deterministic) and no divergence in lockstep.
 
-The input is queued in vmm's COM1 before the run (`Uart16550.feed`), as QEMU receives it on stdin
-as soon as the guest's UART can take it; the OS prints it only after its tasks are done, so the
-transcript does not depend on when it arrives.
+Through the Python API the input is queued in vmm's COM1 before the run (`Uart16550.feed`); QEMU
+and `vmm run` read it from stdin, whenever their UART takes it.  The OS prints it only after its
+tasks are done, so the transcript does not depend on when it arrives.
 """
 
 import functools
 import io
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ from vmm.lockstep import lockstep
 from vmm.machine import Machine
 
 HERE = Path(__file__).resolve().parent
-IMAGE = HERE.parents[1] / "examples" / "images" / "os.elf"
+ROOT = HERE.parents[1]
+IMAGE = ROOT / "examples" / "images" / "os.elf"
 SERIAL_INPUT = b"hello, vmm!\n"
 TRANSCRIPT = (HERE / "os_transcript.txt").read_bytes()
 # A correct run retires about 400,000 instructions (a few timer ticks of ~84,000 at 11.9 kHz on
@@ -82,3 +84,16 @@ def test_lockstep_translator_and_interpreter():
     report = lockstep(booted(out, engine="jit"), booted(engine="interp"), max_insns=MAX_INSNS)
     assert not report.divergence and report.reason.startswith("exit"), report.describe()
     assert out.getvalue().decode() == TRANSCRIPT.decode()
+
+
+@pytest.mark.parametrize("check", [[], ["--check"]], ids=["run", "check"])
+def test_cli_with_the_input_on_stdin(check):
+    """`vmm run os.elf [--check]` with the input piped in: the stdin console feeds COM1 (with
+    --check, the interpreter's COM1 too, or lockstep diverges)."""
+    done = subprocess.run([sys.executable, "-m", "vmm", "run", str(IMAGE), "--max-insns", str(MAX_INSNS), *check],
+                          input=SERIAL_INPUT, capture_output=True, timeout=300, cwd=ROOT)
+    assert done.stdout.decode() == TRANSCRIPT.decode(), done.stderr.decode()
+    if check:
+        assert done.returncode == 0 and b"no divergence" in done.stderr, done.stderr.decode()
+    else:
+        assert done.returncode == 1, done.stderr.decode()
