@@ -1,7 +1,8 @@
 /* The integer benchmark guest (CoreMark-like): linked-list work, a small matrix multiply,
    a state machine over a byte string and CRC-32, repeated `iters` times (command line
-   iters=N, default 1000).  It prints a checksum and checks it against the values captured
-   from the native build (bench/expected.h) for the iteration counts listed there. */
+   iters=N, default 1000; paging=1 runs it with paging on, identity-mapped).  It prints a
+   checksum and checks it against the values captured from the native build
+   (bench/expected.h) for the iteration counts listed there. */
 #include "guest.h"
 #include "expected.h"
 
@@ -116,6 +117,8 @@ static void print_expected(void)
 u32 guest_main(void)
 {
     u32 iters = option("iters", 1000);
+    if (option("paging", 0))
+        enable_paging(16);
     setup();
     if (capturing_expected()) {
         print_expected();

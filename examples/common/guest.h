@@ -15,6 +15,7 @@ void put_hex(u32 v);
 void put_dec(u32 v);
 u32 option(const char *key, u32 fallback);   /* key=value on the command line */
 void exit_guest(u32 status);
+void enable_paging(u32 mib);                 /* identity-map the first mib MiB with 4 KiB pages, CR0.PG on */
 int capturing_expected(void);                 /* host build run with --expected: print expected.h */
 
 /* Entry point of every example: kmain(argc-like setup done), returns the exit status. */
