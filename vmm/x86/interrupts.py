@@ -12,7 +12,9 @@ software interrupt or a hardware IRQ, on both engines:
   - TF, NT, RF and VM are cleared, and IF for interrupt gates;
   - a task gate switches tasks (vmm.x86.tasks).
 EXT (bit 0 of error codes raised while delivering) is set unless the event
-is a software interrupt.  A fault while delivering is handled as the SDM's
+is a software interrupt; a fault while delivering a software interrupt is the
+instruction's own (the GuestFault propagates to the engine, which delivers it
+at the instruction's address).  A fault while delivering is handled as the SDM's
 table 6-5 says: contributory after contributory (or after #PF), or #PF after
 #PF, is a double fault (#DF, error code 0) through the IDT; otherwise the
 second exception is delivered instead.  A fault while delivering #DF is a
@@ -47,21 +49,28 @@ def deliver(m, vector, error_code, return_eip, detail="", software=False, extern
     where = f" at eip={return_eip:#010x}" + (f": {detail}" if detail else "")
     if m.state.idtr.limit == 0:
         raise GuestStop(f"{name(vector)}{where} (no IDT loaded)", vector)
+    if software:
+        # A fault while delivering int n is the instruction's own: it propagates, and the
+        # engine delivers it with the instruction's address, as the first event (benign).
+        _enter(m, vector, error_code, return_eip, True, 0)
+        return
+    history = f"{name(vector)}{where}"
     while True:
         try:
-            _enter(m, vector, error_code, return_eip, software, 0 if software else 1)
+            _enter(m, vector, error_code, return_eip, False, 1)
             return
         except GuestFault as nested:
+            history += f"; then {name(nested.vector)} ({nested.reason})"
             if vector == DF:
-                raise GuestStop(f"triple fault: {name(nested.vector)} ({nested.reason}) while delivering "
-                                f"a double fault{where}; a PC resets here", DF) from None
-            benign_first = software or external or vector not in CONTRIBUTORY | {PF}
+                raise GuestStop(f"triple fault: {history}, while delivering the double fault; "
+                                "a PC resets here", DF) from None
+            benign_first = external or vector not in CONTRIBUTORY | {PF}
             if not benign_first and (nested.vector in CONTRIBUTORY or (vector == PF and nested.vector == PF)):
                 vector, error_code = DF, 0
+                history += ": a double fault"
             else:
                 vector, error_code = nested.vector, nested.error_code
-            software = external = False
-            where += f"; then {name(vector)} ({nested.reason})"
+            external = False
 
 
 def _gate(m, vector, software, ext):
