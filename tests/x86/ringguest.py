@@ -102,7 +102,8 @@ user_end:
 
 def ring_machine(engine, user, kernel="", handlers="", eflags=0x2, gdt=None, idt=None, io_map=None):
     """The guest above: `user` runs in ring 3 after `kernel` ran in ring 0.  `gdt`/`idt` add
-    entries ({selector: descriptor}, {vector: (label or offset, kind, dpl[, present])}) to the
+    entries ({selector: descriptor}, {vector: (label or offset or TSS selector for a task gate,
+    kind, dpl[, present])}) to the
     standard ones (#GP, #NP, #SS, #TS, #DF and int 0x80 record); `io_map` {port: allowed}."""
     src = PRELUDE.format(kernel=kernel, handlers=handlers, user=user, eflags=eflags)
     where = labels(src)
@@ -119,7 +120,7 @@ def ring_machine(engine, user, kernel="", handlers="", eflags=0x2, gdt=None, idt
     vectors.update(idt or {})
     for vector, (target, kind, dpl, *present) in vectors.items():
         offset = where[target] if isinstance(target, str) else target
-        selector = TSS_SEL if kind == 5 else KCODE
+        selector, offset = (offset, 0) if kind == 5 else (KCODE, offset)          # task gates name a TSS
         m.mem_write(IDT_BASE + vector * 8, struct.pack("<Q", gate(selector, offset, kind, dpl, 0, *present)))
     m.mem_write(TABLE_POINTERS, struct.pack("<HI", max(entries) | 7, GDT_BASE))
     m.mem_write(TABLE_POINTERS + 8, struct.pack("<HI", 0x100 * 8 - 1, IDT_BASE))

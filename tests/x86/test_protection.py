@@ -279,3 +279,37 @@ def test_hardware_interrupt_in_ring3_sets_ext_in_error_codes(engine):
     deliver(m, 0x20, None, return_eip=m.state.eip, detail="IRQ 0", external=True)
     run(m)
     assert frame(m)[:3] == (0x20 * 8 + 2 + 1, m.labels["spin"], UCODE)    # #NP with EXT set
+
+
+DF_TSS, DF_TSS_BASE = 0x30, 0x13000
+
+
+def test_double_fault_through_a_task_gate_and_iret_back_to_the_faulting_task(engine):
+    handlers = """
+df_entry:                         ; a new task: its own stack, NT set, the error code pushed
+    pop eax
+    mov [0x20100], eax
+    mov [0x20104], esp
+    str word ptr [0x20108]
+    pushfd
+    pop eax
+    mov [0x2010c], eax
+    mov dword ptr [0x12020], resume   ; the old task (saved EIP at TSS + 0x20) resumes after the mov
+    iretd                         ; NT: back to the task in the back link
+"""
+    user = "mov ax, 0x1234\nmov ds, ax\nresume:\nmov ebx, 0x77"
+    m = ring_machine(engine, user=user, handlers=handlers, gdt={DF_TSS: descriptor(DF_TSS_BASE, 0x67, 0x89, flags=0)},
+                     idt={GP: ("record", 0xE, 0, False), NP: ("record", 0xE, 0, False), DF: (DF_TSS, 5, 0)})
+    tss = bytearray(0x68)
+    struct.pack_into("<II", tss, 0x20, m.labels["df_entry"], 0x2)               # EIP, EFLAGS
+    struct.pack_into("<I", tss, 0x38, 0x2C000)                                   # ESP
+    struct.pack_into("<6I", tss, 0x48, UDATA, KCODE, 0x10, UDATA, 0, 0)          # ES CS SS DS FS GS
+    m.mem_write(DF_TSS_BASE, bytes(tss))
+    run(m)
+    error, esp, tr, eflags = struct.unpack("<4I", m.mem_read(0x20100, 16))
+    assert (error, esp, tr & 0xFFFF, eflags & 0x4000) == (0, 0x2C000, DF_TSS, 0x4000)
+    assert struct.unpack("<H", m.mem_read(DF_TSS_BASE, 2))[0] == TSS_SEL          # the back link
+    assert frame(m)[:2] == (m.labels["user_end"], UCODE) and registers(m)["ebx"] == 0x77
+    assert m.state.tr.selector == TSS_SEL
+    assert m.mem_read(GDT_BASE + DF_TSS + 5, 1)[0] == 0x89                        # no longer busy
+    assert m.mem_read(GDT_BASE + TSS_SEL + 5, 1)[0] == 0x8B
