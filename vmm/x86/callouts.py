@@ -180,12 +180,12 @@ def _far_operand(b, i):
 
 def ljmp(m, b, i):
     selector, offset, w = _far_operand(b, i)
-    b.jump(far.jump_far(m, selector, offset, w, i.next))
+    b.jump(far.transfer_far(m, "jmp", selector, offset, w, i.next))
 
 
 def lcall(m, b, i):
     selector, offset, w = _far_operand(b, i)
-    b.jump(far.call_far(m, selector, offset, w, i.next))
+    b.jump(far.transfer_far(m, "call", selector, offset, w, i.next))
 
 
 def retf(m, b, i):

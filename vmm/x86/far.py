@@ -20,19 +20,18 @@ a target beyond the code segment limit is #GP(0).  Every check and stack read
 comes before any register changes.  Real mode: CS = selector, base selector*16.
 
 Example:
-    eip = jump_far(machine, 0x08, 0x100000, 32)
-    eip = call_far(machine, 0x1B, 0, 32, return_eip=insn.next)      # a call gate
+    eip = transfer_far(machine, "jmp", 0x08, 0x100000, 32, return_eip=insn.next)
+    eip = transfer_far(machine, "call", 0x33, 0, 32, return_eip=insn.next)      # a call gate
     eip = return_far(machine, 32, release=0, iret=True)
 """
 
 from ..errors import GuestFault, GuestStop
 from .descriptors import CALL_GATE16, CALL_GATE32, TASK_GATE, TSS_TYPES, fault, fetch
-from .exceptions import GP, NP, TS
+from .exceptions import GP, NP
 from .protection import NT_MASK, VM_MASK, current_cpl, load_eflags
 from .segments import checked_stack, drop_inaccessible, load_code, load_stack
-from .stackframe import Stack
-from .state import CR0_PE, CS, ESP, SS
-from .tss import inner_stack
+from .stackframe import Stack, entry_stack
+from .state import CR0_PE, CS, ESP
 from . import tasks
 
 CALL_GATES = (CALL_GATE16, CALL_GATE32)
@@ -83,72 +82,42 @@ def _check_limit(offset, code):
         raise GuestFault(GP, 0, f"target {offset:#x} beyond the code segment limit {code.limit:#x}")
 
 
-def _not_code(m, d, selector, kind, return_eip):
-    """jmp/call far to something that is neither code nor a call gate: a task, or #GP."""
+def transfer_far(m, kind, selector, offset, w, return_eip):
+    """jmp or call (`kind`) to ptr16:w or m16:w; returns the new EIP."""
+    s = m.state
+    call = kind == "call"
+    stack = Stack.current(m)
+    if not _protected(m):
+        if call:
+            stack.push(s.seg[CS].selector, w)
+            stack.push(return_eip, w)
+            stack.commit()
+        _real_mode_cs(m, selector)
+        return offset
+    cpl = current_cpl(m)
+    d = _target(m, selector)
     if d.is_system and (d.type in TSS_TYPES or d.type == TASK_GATE):
         return tasks.switch_by_instruction(m, d, selector, kind, return_eip)
-    raise fault(GP, selector, "far transfer target is not code, a call gate or a task")
-
-
-def jump_far(m, selector, offset, w, return_eip=0):
-    """jmp ptr16:w / m16:w; returns the new EIP."""
-    if not _protected(m):
-        _real_mode_cs(m, selector)
-        return offset
-    cpl = current_cpl(m)
-    d = _target(m, selector)
+    new_cpl = cpl
     if d.is_code:
         _direct_code(d, selector, cpl)
+        code = d
     elif d.is_system and d.type in CALL_GATES:
-        selector, gate = _through_gate(m, d, selector, cpl, jump=True)
-        offset, d = d.gate_offset, gate
+        selector, code = _through_gate(m, d, selector, cpl, jump=not call)
+        offset = d.gate_offset
+        if call:
+            w = 32 if d.type == CALL_GATE32 else 16
+            stack, new_cpl = entry_stack(m, code, cpl, w)
+            caller = Stack.current(m)
+            for n in reversed(range(d.param_count if new_cpl != cpl else 0)):   # in their order
+                stack.push(caller.read(n * w // 8, w), w)
     else:
-        return _not_code(m, d, selector, "jmp", return_eip)
-    _check_limit(offset, d)
-    load_code(m, selector, d, cpl)
-    return offset
-
-
-def call_far(m, selector, offset, w, return_eip):
-    """call ptr16:w / m16:w; returns the new EIP."""
-    s = m.state
-    if not _protected(m):
-        stack = Stack.current(m)
+        raise fault(GP, selector, "far transfer target is not code, a call gate or a task")
+    if call:
         stack.push(s.seg[CS].selector, w)
         stack.push(return_eip, w)
-        stack.commit()
-        _real_mode_cs(m, selector)
-        return offset
-    cpl = current_cpl(m)
-    d = _target(m, selector)
-    if d.is_code:
-        _direct_code(d, selector, cpl)
-        code, new_cpl, stack, stack_segment = d, cpl, Stack.current(m), None
-    elif d.is_system and d.type in CALL_GATES:
-        gate = d
-        selector, code = _through_gate(m, gate, selector, cpl, jump=False)
-        offset, w = gate.gate_offset, 32 if gate.type == CALL_GATE32 else 16
-        new_cpl, stack, stack_segment = cpl, Stack.current(m), None
-        if not code.conforming and code.dpl < cpl:          # to an inner level: the TSS's stack
-            new_cpl = code.dpl
-            ss, esp = inner_stack(m, new_cpl)
-            stack_segment = checked_stack(m, ss, new_cpl, TS)
-            old = stack
-            stack = Stack(m, stack_segment.base, esp, stack_segment.big)
-            stack.push(s.seg[SS].selector, w)
-            stack.push(s.gpr[ESP], w)
-            for n in reversed(range(gate.param_count)):     # parameters keep their order
-                stack.push(old.read(n * w // 8, w), w)
-    else:
-        return _not_code(m, d, selector, "call", return_eip)
-    stack.push(s.seg[CS].selector, w)
-    stack.push(return_eip, w)
     _check_limit(offset, code)
-    if stack_segment is not None:
-        load_stack(m, ss, stack_segment)
-        s.gpr[ESP] = stack.esp
-    else:
-        stack.commit()
+    stack.commit()
     load_code(m, selector, code, new_cpl)
     return offset
 

@@ -32,11 +32,10 @@ from .descriptors import (Descriptor, INT_GATE16, INT_GATE32, TASK_GATE, TRAP_GA
                           fault, fetch)
 from .exceptions import DE, DF, GP, NP, PF, SS, TS, name
 from .protection import IF_MASK, NT_MASK, RF_MASK, VM_MASK, current_cpl
-from .segments import checked_stack, load_code, load_stack
-from .stackframe import Stack
+from .segments import load_code
+from .stackframe import entry_stack
 from .tasks import switch_through_gate
-from .state import CS, ESP, SS as SS_REG, TF
-from .tss import inner_stack
+from .state import CS, TF
 
 GATES = (INT_GATE16, TRAP_GATE16, INT_GATE32, TRAP_GATE32, TASK_GATE)
 CONTRIBUTORY = frozenset((DE, TS, NP, SS, GP))
@@ -106,24 +105,12 @@ def _enter(m, vector, error_code, return_eip, software, ext):
         raise fault(NP, selector, "interrupt handler segment not present", ext)
     w = 32 if gate.type & 8 else 16
     eflags = m.builder.eflags()
-    stack, stack_segment = Stack.current(m), None
-    new_cpl = cpl
-    if not code.conforming and code.dpl < cpl:             # to an inner level: the TSS's stack
-        new_cpl = code.dpl
-        ss, esp = inner_stack(m, new_cpl, ext)
-        stack_segment = checked_stack(m, ss, new_cpl, TS, ext)
-        stack = Stack(m, stack_segment.base, esp, stack_segment.big)
-        stack.push(s.seg[SS_REG].selector, w)
-        stack.push(s.gpr[ESP], w)
+    stack, new_cpl = entry_stack(m, code, cpl, w, ext)
     for value in (eflags, s.seg[CS].selector, return_eip) + (() if error_code is None else (error_code,)):
         stack.push(value, w)
     if gate.gate_offset > code.limit:
         raise GuestFault(GP, ext, f"handler offset {gate.gate_offset:#x} beyond the code segment limit")
-    if stack_segment is not None:
-        load_stack(m, ss, stack_segment)
-        s.gpr[ESP] = stack.esp
-    else:
-        stack.commit()
+    stack.commit()
     load_code(m, selector, code, new_cpl)
     cleared = CLEARED | (0 if gate.type & 1 else IF_MASK)    # interrupt gates (even types) clear IF
     s.eflags &= ~cleared & 0xFFFFFFFF
