@@ -1,8 +1,9 @@
 """Rings 0 and 3 on bare-metal guests (tests/x86/ringguest.py), on every engine: the stack
 switch of interrupts, #GP for privileged instructions and port I/O, call gates, far returns,
 iret to ring 3, sysenter/sysexit, #DF and triple faults.  Expected values are the SDM's
-(vol. 3, chapters 5-7); Unicorn cannot take guest exceptions, so it is the oracle only for
-the descriptor probes (tests/x86/test_probes.py)."""
+(vol. 3, chapters 5-7).  Unicorn gives exceptions to hooks, not to a guest IDT, and keeps CPL
+0 whatever CS it is given, so it is the oracle for the ring-0 descriptor checks only
+(tests/x86/test_descriptors.py)."""
 
 import struct
 
@@ -313,3 +314,11 @@ df_entry:                         ; a new task: its own stack, NT set, the error
     assert m.state.tr.selector == TSS_SEL
     assert m.mem_read(GDT_BASE + DF_TSS + 5, 1)[0] == 0x89                        # no longer busy
     assert m.mem_read(GDT_BASE + TSS_SEL + 5, 1)[0] == 0x8B
+
+
+def test_smsw_works_in_ring3_and_lmsw_cannot_clear_pe(engine):
+    m = run(ring_machine(engine, kernel="mov ax, 0x8\nlmsw ax\nmov edi, cr0\nmov [0x20100], edi",
+                         user="smsw ebx\nsmsw word ptr [0x20104]"))
+    cr0, word = struct.unpack("<IH", m.mem_read(0x20100, 6))
+    assert cr0 & 0xF == 0x9                                    # TS set, PE kept
+    assert registers(m)["ebx"] == cr0 and word == cr0 & 0xFFFF
