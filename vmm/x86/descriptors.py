@@ -13,6 +13,7 @@ Example:
     d.base, d.limit                   # limit in bytes, granularity applied
 """
 
+from . import sysmem
 from ..errors import GuestFault
 from .exceptions import GP
 
@@ -119,7 +120,7 @@ def lookup(m, selector):
     if offset + 7 > limit:
         return None
     address = (base + offset) & 0xFFFFFFFF
-    return Descriptor(m.mmu.read(address, 8), address, selector & 0xFFFF)
+    return Descriptor(sysmem.read(m, address, 8), address, selector & 0xFFFF)
 
 
 def fetch(m, selector, vector=GP, ext=0):
@@ -139,5 +140,5 @@ def set_type_bit(m, d, bit):
     """Set a bit of the descriptor's type in its table (accessed, or a TSS's busy bit)."""
     byte = (d.raw >> 40) & 0xFF
     if not byte & bit:
-        m.mmu.write(d.address + 5, 1, byte | bit)
+        sysmem.write(m, d.address + 5, 1, byte | bit)
         d.raw |= bit << 40

@@ -27,6 +27,7 @@ Example:
     deliver(machine, 0x20, None, machine.state.eip, "IRQ 0", external=True)
 """
 
+from . import sysmem
 from ..errors import GuestFault, GuestStop
 from .descriptors import (Descriptor, INT_GATE16, INT_GATE32, TASK_GATE, TRAP_GATE16, TRAP_GATE32,
                           fault, fetch)
@@ -79,7 +80,7 @@ def _gate(m, vector, software, ext):
     if vector * 8 + 7 > idtr.limit:
         raise GuestFault(GP, code, f"vector {vector:#x} beyond the IDT limit {idtr.limit:#x}")
     address = (idtr.base + vector * 8) & 0xFFFFFFFF
-    gate = Descriptor(m.mmu.read(address, 8), address, 0)
+    gate = Descriptor(sysmem.read(m, address, 8), address, 0)
     if not gate.is_system or gate.type not in GATES:
         raise GuestFault(GP, code, f"IDT entry {vector:#x} is not a gate (type {gate.type:#x})")
     if software and gate.dpl < current_cpl(m):

@@ -15,6 +15,9 @@ Example:
     st.commit()                            # ESP <- the new top
 """
 
+from functools import partial
+
+from . import sysmem
 from .exceptions import TS
 from .segments import checked_stack, load_stack
 from .state import ESP, SS
@@ -26,6 +29,10 @@ class Stack:
         self.m, self.base, self.esp = m, base, esp
         self.mask = 0xFFFFFFFF if big else 0xFFFF
         self.new_ss = new_ss           # (selector, descriptor) of a stack that is not SS yet
+        if new_ss is None:             # this ring's stack: accessed as the instruction's own
+            self._read, self._write = m.mmu.read, m.mmu.write
+        else:                          # an inner ring's stack being built: the CPU's access
+            self._read, self._write = partial(sysmem.read, m), partial(sysmem.write, m)
 
     @classmethod
     def current(cls, m):
@@ -34,11 +41,11 @@ class Stack:
 
     def push(self, value, w):
         self.esp = (self.esp - w // 8) & 0xFFFFFFFF
-        self.m.mmu.write((self.base + (self.esp & self.mask)) & 0xFFFFFFFF, w // 8, value & ((1 << w) - 1))
+        self._write((self.base + (self.esp & self.mask)) & 0xFFFFFFFF, w // 8, value & ((1 << w) - 1))
 
     def read(self, offset, w):
         """The w-bit value `offset` bytes above the current top, without popping it."""
-        return self.m.mmu.read((self.base + ((self.esp + offset) & self.mask)) & 0xFFFFFFFF, w // 8)
+        return self._read((self.base + ((self.esp + offset) & self.mask)) & 0xFFFFFFFF, w // 8)
 
     def pop(self, w):
         value = self.read(0, w)

@@ -19,6 +19,7 @@ Example:
     eip = switch_by_instruction(machine, tss_descriptor, 0x28, "jmp", insn.next)
 """
 
+from . import sysmem
 from ..errors import GuestFault
 from .descriptors import BUSY, TASK_GATE, TSS32_AVAILABLE, TSS32_BUSY, fault, fetch, set_type_bit
 from .exceptions import GP, NP, TS
@@ -66,7 +67,7 @@ def return_to_previous(m, resume_eip):
     """iret with NT set: back to the task named by the current TSS's back link; the
     current task resumes at `resume_eip` when it is entered again."""
     tr = m.state.tr
-    selector = m.mmu.read(tr.base, 2)
+    selector = sysmem.read(m, tr.base, 2)
     if selector & 4:
         raise fault(TS, selector, "back link names a TSS in the LDT")
     d = fetch(m, selector, TS)
@@ -95,37 +96,37 @@ def switch(m, new, selector, kind, return_eip, ext=0):
     _save(m, old_base, return_eip, eflags)
     if kind in ("jmp", "iret"):
         old = fetch(m, old_selector)
-        m.mmu.write(old.address + 5, 1, ((old.raw >> 40) & 0xFF) & ~BUSY)
+        sysmem.write(m, old.address + 5, 1, ((old.raw >> 40) & 0xFF) & ~BUSY)
     base = new.base
     if kind in ("call", "int"):
-        m.mmu.write(base, 2, old_selector)
+        sysmem.write(m, base, 2, old_selector)
     set_type_bit(m, new, BUSY)
     old_tr.selector, old_tr.base, old_tr.limit, old_tr.flags = selector, base, new.limit, new.flags | BUSY
     _load(m, base, nested=kind in ("call", "int"))
 
 
 def _save(m, base, eip, eflags):
-    s, write = m.state, m.mmu.write
-    write(base + EIP, 4, eip)
-    write(base + EFLAGS, 4, eflags)
+    s = m.state
+    sysmem.write(m, base + EIP, 4, eip)
+    sysmem.write(m, base + EFLAGS, 4, eflags)
     for n in range(8):
-        write(base + GPRS + 4 * n, 4, s.gpr[n])
+        sysmem.write(m, base + GPRS + 4 * n, 4, s.gpr[n])
     for n in range(6):
-        write(base + SEGMENTS + 4 * n, 2, s.seg[n].selector)
+        sysmem.write(m, base + SEGMENTS + 4 * n, 2, s.seg[n].selector)
 
 
 def _load(m, base, nested):
-    s, read = m.state, m.mmu.read
+    s = m.state
     s.cr[0] |= CR0_TS
-    s.cr[3] = read(base + CR3, 4)
-    s.eip = read(base + EIP, 4)
-    s.eflags = (read(base + EFLAGS, 4) | 2) | (NT_MASK if nested else 0)
+    s.cr[3] = sysmem.read(m, base + CR3, 4)
+    s.eip = sysmem.read(m, base + EIP, 4)
+    s.eflags = (sysmem.read(m, base + EFLAGS, 4) | 2) | (NT_MASK if nested else 0)
     for n in range(8):
-        s.gpr[n] = read(base + GPRS + 4 * n, 4)
-    selectors = [read(base + SEGMENTS + 4 * n, 2) for n in range(6)]
+        s.gpr[n] = sysmem.read(m, base + GPRS + 4 * n, 4)
+    selectors = [sysmem.read(m, base + SEGMENTS + 4 * n, 2) for n in range(6)]
     for n, selector in enumerate(selectors):              # the selectors first, as the CPU does
         s.seg[n].selector = selector
-    lldt(m, read(base + LDT_SELECTOR, 2))
+    lldt(m, sysmem.read(m, base + LDT_SELECTOR, 2))
     cpl = selectors[CS] & 3
     code = fetch(m, selectors[CS], TS)
     if not code.is_code or (code.conforming and code.dpl > cpl) or (not code.conforming and code.dpl != cpl):

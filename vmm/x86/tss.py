@@ -12,6 +12,7 @@ Example:
     io_allowed(machine, 0x3F8, 1)       # False when the bitmap sets bit 0x3F8
 """
 
+from . import sysmem
 from ..errors import GuestFault
 from .descriptors import BUSY, LDT, TSS16_AVAILABLE, TSS32_AVAILABLE, fault, fetch, set_type_bit
 from .exceptions import GP, NP, TS, UD
@@ -34,8 +35,8 @@ def inner_stack(m, dpl, ext=0):
     if offset + (4 << shift) - 1 > tr.limit:
         raise GuestFault(TS, (tr.selector & 0xFFFC) | ext, f"TSS limit {tr.limit:#x} has no ring-{dpl} stack")
     if shift:
-        return m.mmu.read(tr.base + offset + 4, 2), m.mmu.read(tr.base + offset, 4)
-    return m.mmu.read(tr.base + offset + 2, 2), m.mmu.read(tr.base + offset, 2)
+        return sysmem.read(m, tr.base + offset + 4, 2), sysmem.read(m, tr.base + offset, 4)
+    return sysmem.read(m, tr.base + offset + 2, 2), sysmem.read(m, tr.base + offset, 2)
 
 
 def io_allowed(m, port, size):
@@ -43,10 +44,10 @@ def io_allowed(m, port, size):
     tr = m.state.tr
     if not _is32(tr) or tr.limit < IO_MAP_BASE + 1:
         return False
-    byte = m.mmu.read(tr.base + IO_MAP_BASE, 2) + (port >> 3)
+    byte = sysmem.read(m, tr.base + IO_MAP_BASE, 2) + (port >> 3)
     if byte + 1 > tr.limit:
         return False
-    bits = m.mmu.read(tr.base + byte, 2) >> (port & 7)
+    bits = sysmem.read(m, tr.base + byte, 2) >> (port & 7)
     return bits & ((1 << size) - 1) == 0
 
 
