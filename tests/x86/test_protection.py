@@ -322,3 +322,20 @@ def test_smsw_works_in_ring3_and_lmsw_cannot_clear_pe(engine):
     cr0, word = struct.unpack("<IH", m.mem_read(0x20100, 6))
     assert cr0 & 0xF == 0x9                                    # TS set, PE kept
     assert registers(m)["ebx"] == cr0 and word == cr0 & 0xFFFF
+
+
+def test_iret_to_ring3_with_a_ring0_stack_segment_is_gp(engine):
+    kernel = "push 0x10\npush 0x40000\npush 0x2\npush 0x1b\nmov eax, user\npush eax\nfault:\niretd"
+    m = run(ring_machine(engine, user="", kernel=kernel))
+    assert frame(m)[:3] == (0x10, m.labels["fault"], KCODE)      # #GP(SS selector), still in ring 0
+
+
+def test_hardware_interrupt_in_ring3_enters_ring0_on_the_tss_stack(engine):
+    m = ring_machine(engine, eflags=0x202, user="spin:\njmp spin", idt={0x20: ("record", 0xE, 0)})
+    assert m.run(max_insns=200).reason == "limit"
+    deliver(m, 0x20, None, return_eip=m.state.eip, detail="IRQ 0", external=True)
+    assert m.state.seg[1].selector == KCODE and not m.state.eflags & 0x200      # ring 0, IF cleared
+    run(m)
+    eip, cs, eflags, esp, ss = frame(m)[:5]
+    assert (eip, cs, eflags & 0x200, esp, ss) == (m.labels["spin"], UCODE, 0x200, RING3_STACK, UDATA)
+    assert handler_state(m)[0] == RING0_STACK - 20

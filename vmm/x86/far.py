@@ -159,7 +159,8 @@ def return_far(m, w, release=0, iret=False, next_eip=0):
         _check_limit(eip, code)
         load_code(m, selector, code, rpl)
         load_stack(m, ss, stack_segment)
-        s.gpr[ESP] = (esp + release) & (0xFFFFFFFF if stack_segment.big else 0xFFFF)
+        mask = 0xFFFFFFFF if stack_segment.big else 0xFFFF    # a 16-bit stack: ESP keeps its high half
+        s.gpr[ESP] = (s.gpr[ESP] & ~mask) | ((esp + release) & mask)
         drop_inaccessible(m, rpl)
     if iret:
         load_eflags(m.builder, flags, w, cpl)
