@@ -339,3 +339,28 @@ def test_hardware_interrupt_in_ring3_enters_ring0_on_the_tss_stack(engine):
     eip, cs, eflags, esp, ss = frame(m)[:5]
     assert (eip, cs, eflags & 0x200, esp, ss) == (m.labels["spin"], UCODE, 0x200, RING3_STACK, UDATA)
     assert handler_state(m)[0] == RING0_STACK - 20
+
+
+def test_far_call_and_jump_through_memory_pointers(engine):
+    kernel = """
+    mov ebp, esp
+    .byte 0xff, 0x1d              ; call far [call_pointer] (m16:32)
+    .long call_pointer
+    sub ebp, esp                  ; 0: retf popped what the call pushed
+    mov esi, ebp
+    .byte 0xff, 0x2d              ; jmp far [jump_pointer]
+    .long jump_pointer
+    hlt
+call_pointer:
+    .long far_routine
+    .word 0x08
+jump_pointer:
+    .long landed
+    .word 0x08
+far_routine:
+    mov edi, [esp + 4]            ; the pushed CS
+    retf
+landed:
+"""
+    m = run(ring_machine(engine, user="", kernel=kernel))
+    assert (registers(m)["edi"], registers(m)["esi"]) == (KCODE, 0)
