@@ -5,6 +5,8 @@ Example:
     assert result.reason == "halt" and m.reg_read("eax") == 1
 """
 
+import struct
+
 from keystone import Ks, KS_ARCH_X86, KS_MODE_32
 
 from vmm.machine import Machine
@@ -43,3 +45,12 @@ def machine_with(engine, src, memory_mb=2, origin=ORIGIN):
 def run_asm(engine, src, max_insns=1_000_000, memory_mb=2):
     m = machine_with(engine, src, memory_mb)
     return m, m.run(max_insns=max_insns)
+
+
+def labels(src, origin=ORIGIN):
+    """Label addresses: the source is assembled with a `.long label` per label appended."""
+    names = [line.split(";")[0].strip()[:-1] for line in src.splitlines()
+             if line.split(";")[0].strip().endswith(":")]
+    code = assemble(src + "\n" + "\n".join(f".long {name}" for name in names), origin)
+    values = struct.unpack(f"<{len(names)}I", code[-4 * len(names):])
+    return dict(zip(names, values))

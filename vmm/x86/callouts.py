@@ -9,6 +9,9 @@ Each `Callout` says how the instruction is handled and why:
            so handlers reuse the shared operand and stack helpers.
 `reads`/`writes` name the state an entry touches and `ends_block` whether
 translated code must stop after it (new CPU mode, IF change, control flow).
+`cpl0` marks ring-0-only instructions: the registry wraps their handler in
+the one CPL check (vmm.x86.protection.require_cpl0, #GP(0) from CPL > 0),
+so every engine and the INLINE path run it, and the reason says so.
 
 Example:
     REGISTRY["out"].cls         # -> "CALLOUT"
@@ -18,15 +21,18 @@ Example:
 from dataclasses import dataclass
 from typing import Callable
 
+from dataclasses import replace
+
 from ..errors import GuestFault
-from . import cpuid as cpuid_model
+from . import cpuid as cpuid_model, far, probes, sysenter as fast_calls, tss
 from .exceptions import BP, GP, OF
 from .interrupts import deliver
 from .operands import address, read, write
+from .protection import current_cpl, current_iopl, require_cpl0
 from .segments import load_segment
 from .semantics import flagops, stack, system
 from .mmu import CR0_WP, CR4_PGE, CR4_PSE
-from .state import CS, EAX, ECX, EDX, EDI, ESI, ES, CR0_PE, CR0_PG, EFLAGS_WRITABLE
+from .state import EAX, ECX, EDX, EDI, ESI, ES, SS, DS, FS, GS, CR0_PE, CR0_PG
 
 INLINE, CALLOUT = "INLINE", "CALLOUT"
 
@@ -40,6 +46,7 @@ class Callout:
     writes: str
     ends_block: bool
     reason: str
+    cpl0: bool = False
 
 
 # ---- handlers ------------------------------------------------------------------------------
@@ -47,18 +54,26 @@ def hlt(m, b, i):
     m.halt()
 
 
-def _port(b, op):
-    return read(b, op) if op.kind != "imm" else op.value & 0xFF
+def _port(m, b, op, size):
+    """The port of in/out, checked: from CPL > IOPL the TSS I/O bitmap must allow it."""
+    port = read(b, op) if op.kind != "imm" else op.value & 0xFF
+    _check_io(m, port, size)
+    return port
+
+
+def _check_io(m, port, size):
+    if m.state.cr[0] & CR0_PE and current_cpl(m) > current_iopl(m) and not tss.io_allowed(m, port, size):
+        raise GuestFault(GP, 0, f"port {port:#x} at CPL {current_cpl(m)} > IOPL, not allowed by the I/O bitmap")
 
 
 def io_in(m, b, i):
     dst, port = i.ops
-    write(b, dst, m.port_read(_port(b, port), dst.w // 8))
+    write(b, dst, m.port_read(_port(m, b, port, dst.w // 8), dst.w // 8))
 
 
 def io_out(m, b, i):
     port, src = i.ops
-    m.port_write(_port(b, port), src.w // 8, read(b, src))
+    m.port_write(_port(m, b, port, src.w // 8), src.w // 8, read(b, src))
 
 
 def _string_io(m, b, i, step):
@@ -66,6 +81,7 @@ def _string_io(m, b, i, step):
     count = b.reg(ECX, 32, 0) if (i.rep or i.repne) else 1
     port = b.reg(EDX, 16, 0)
     size = next(op.w for op in i.ops if op.kind == "mem") // 8     # ops[0] is DX for outs
+    _check_io(m, port, size)
     for _ in range(count):
         step(port, size)
     if i.rep or i.repne:
@@ -142,37 +158,96 @@ def invlpg(m, b, i):
     m.mappings_changed(page=address(b, i.ops[0]))
 
 
+def _ss_shadow(m, seg):
+    """mov ss / pop ss: no interrupt before the next instruction (which sets ESP)."""
+    if seg == SS:
+        m.state.int_shadow = m.state.icount + 1
+
+
 def mov_to_seg(m, b, i):
     seg, src = i.ops
     load_segment(m, seg.index, read(b, src))
+    _ss_shadow(m, seg.index)
 
 
 def pop_seg(m, b, i):
     value, esp = stack.pop_value(b, 16 if i.opsize16 else 32)
     load_segment(m, i.ops[0].index, value & 0xFFFF)
     b.set_reg(4, esp, 32, 0)
+    _ss_shadow(m, i.ops[0].index)
+
+
+def load_far_pointer(m, b, i):
+    """lds les lfs lgs lss: the segment is loaded (and may fault) before the register."""
+    dst, src = i.ops
+    addr = address(b, src)
+    offset, selector = b.load(addr, dst.w), b.load(addr + dst.w // 8 & 0xFFFFFFFF, 16)
+    load_segment(m, _FAR_POINTER_SEGMENT[i.mnemonic], selector)
+    write(b, dst, offset)
+
+
+_FAR_POINTER_SEGMENT = {"les": ES, "lds": DS, "lss": SS, "lfs": FS, "lgs": GS}
+
+
+def _far_operand(b, i):
+    """(selector, offset, width) of ptr16:16/32 or of the m16:16/32 pointer in memory."""
+    w = 16 if i.opsize16 else 32
+    if i.ops[0].kind == "imm":
+        return i.ops[0].value & 0xFFFF, i.ops[1].value & ((1 << w) - 1), w
+    addr = address(b, i.ops[0])
+    return b.load(addr + w // 8 & 0xFFFFFFFF, 16), b.load(addr, w), w
 
 
 def ljmp(m, b, i):
-    if len(i.ops) == 2:                                  # ljmp imm16:imm32
-        selector, offset = i.ops[0].value, i.ops[1].value
-    else:                                                # ljmp m16:32
-        addr = address(b, i.ops[0])
-        offset, selector = b.load(addr, 32), b.load(addr + 4 & 0xFFFFFFFF, 16)
-    load_segment(m, CS, selector & 0xFFFF)
-    b.jump(offset & 0xFFFFFFFF)
+    selector, offset, w = _far_operand(b, i)
+    b.jump(far.transfer_far(m, "jmp", selector, offset, w, i.next))
+
+
+def lcall(m, b, i):
+    selector, offset, w = _far_operand(b, i)
+    b.jump(far.transfer_far(m, "call", selector, offset, w, i.next))
+
+
+def retf(m, b, i):
+    release = i.ops[0].value & 0xFFFF if i.ops else 0
+    b.jump(far.return_far(m, 16 if i.opsize16 else 32, release))
 
 
 def iret(m, b, i):
-    eip, esp = stack.pop_value(b, 32)
-    b.set_reg(4, esp, 32, 0)
-    cs, esp = stack.pop_value(b, 32)
-    b.set_reg(4, esp, 32, 0)
-    flags, esp = stack.pop_value(b, 32)
-    load_segment(m, CS, cs & 0xFFFF)
-    b.set_reg(4, esp, 32, 0)
-    b.set_eflags(flags, EFLAGS_WRITABLE)
-    b.jump(eip)
+    b.jump(far.return_far(m, 16 if i.opsize16 else 32, iret=True, next_eip=i.next))
+
+
+def ltr(m, b, i):
+    tss.ltr(m, read(b, i.ops[0]) & 0xFFFF)
+
+
+def lldt(m, b, i):
+    tss.lldt(m, read(b, i.ops[0]) & 0xFFFF)
+
+
+def str_(m, b, i):                   # a register gets the selector zero-extended, memory 16 bits
+    write(b, i.ops[0], m.state.tr.selector & 0xFFFF)
+
+
+def sldt(m, b, i):
+    write(b, i.ops[0], m.state.ldtr.selector & 0xFFFF)
+
+
+def lmsw(m, b, i):
+    """CR0 bits 0-3 (PE MP EM TS) <- the operand; PE can be set but not cleared."""
+    cr0 = m.state.cr[0]
+    new = (cr0 & ~0xF) | (read(b, i.ops[0]) & 0xF) | (cr0 & CR0_PE)
+    m.state.cr[0] = new
+    if (new ^ cr0) & CR0_PE:
+        m.invalidate_translations()
+
+
+def sysenter(m, b, i):
+    b.jump(fast_calls.sysenter(m))
+
+
+def sysexit(m, b, i):
+    b.jump(fast_calls.sysexit(m))
 
 
 def cpuid(m, b, i):
@@ -192,24 +267,24 @@ def rdmsr(m, b, i):
 
 def wrmsr(m, b, i):
     index = b.reg(ECX, 32, 0)
-    if not m.msrs.known(index):
-        raise GuestFault(GP, 0, f"wrmsr of unknown MSR {index:#x}")
+    if not m.msrs.known(index, write=True):
+        raise GuestFault(GP, 0, f"wrmsr of unknown or read-only MSR {index:#x}")
     m.msrs.write(index, (b.reg(EDX, 32, 0) << 32) | b.reg(EAX, 32, 0))
 
 
 def int_n(m, b, i):
-    deliver(m, i.ops[0].value & 0xFF, None, i.next, "int instruction")
+    deliver(m, i.ops[0].value & 0xFF, None, i.next, "int instruction", software=True)
     b.jump(m.state.eip)
 
 
 def int3(m, b, i):
-    deliver(m, BP, None, i.next, "int3")
+    deliver(m, BP, None, i.next, "int3", software=True)
     b.jump(m.state.eip)
 
 
 def into(m, b, i):
     if b.flag("OF"):
-        deliver(m, OF, None, i.next, "into")
+        deliver(m, OF, None, i.next, "into", software=True)
         b.jump(m.state.eip)
 
 
@@ -223,46 +298,91 @@ def clts(m, b, i):
 
 def _entries():
     C, I = CALLOUT, INLINE
+    SEG = "loads a descriptor (GDT/LDT) into the hidden segment cache, with the protection checks"
     return [
-        Callout("cli", I, flagops.cli, "", "eflags.IF", False, "clears virtual EFLAGS.IF; no monitor work"),
-        Callout("sti", I, flagops.sti, "", "eflags.IF", True,
-                "sets virtual EFLAGS.IF; ends the block so a pending interrupt is seen"),
+        Callout("cli", I, flagops.cli, "eflags.IOPL, cs", "eflags.IF", False,
+                "clears virtual EFLAGS.IF; no monitor work (#GP(0) if CPL > IOPL)"),
+        Callout("sti", I, flagops.sti, "eflags.IOPL, cs", "eflags.IF", True,
+                "sets virtual EFLAGS.IF; ends the block so a pending interrupt is seen (#GP(0) if CPL > IOPL)"),
         Callout("pushf", I, stack.pushf, "eflags", "stack", False, "pushes the virtual EFLAGS image"),
-        Callout("popf", I, stack.popf, "stack", "eflags", True,
-                "loads virtual EFLAGS (IF, DF...); ends the block: IF may open an interrupt window"),
+        Callout("popf", I, stack.popf, "stack, cs", "eflags", True,
+                "loads virtual EFLAGS (IF, DF...; IOPL only at CPL 0, IF only at CPL <= IOPL); "
+                "ends the block: IF may open an interrupt window"),
         Callout("lahf", I, flagops.lahf, "eflags", "ah", False, "reads virtual flags only"),
         Callout("sahf", I, flagops.sahf, "ah", "eflags", False, "writes virtual flags only"),
-        Callout("mov_from_cr", I, system.mov_from_cr, "cr", "gpr", False, "reads the virtual CRn"),
-        Callout("rdtsc", I, system.rdtsc, "tsc, icount", "eax, edx", False,
-                "virtual time is state: TSC offset + instructions retired"),
-        Callout("hlt", C, hlt, "eflags.IF", "run state", True, "the CPU waits: the monitor decides what happens"),
-        Callout("in", C, io_in, "port", "gpr", True, "port I/O reaches a device model"),
-        Callout("out", C, io_out, "gpr", "port", True, "port I/O reaches a device model"),
+        Callout("mov_from_cr", I, system.mov_from_cr, "cr", "gpr", False, "reads the virtual CRn", cpl0=True),
+        Callout("smsw", I, system.smsw, "cr0", "gpr, memory", False, "reads the virtual CR0 (not privileged)"),
+        Callout("rdtsc", I, system.rdtsc, "tsc, icount, cr4.TSD", "eax, edx", False,
+                "virtual time is state: TSC offset + instructions retired (#GP(0) at CPL > 0 with CR4.TSD)"),
+        Callout("hlt", C, hlt, "eflags.IF", "run state", True, "the CPU waits: the monitor decides what happens",
+                cpl0=True),
+        Callout("in", C, io_in, "port, eflags.IOPL, tss", "gpr", True,
+                "port I/O reaches a device model (CPL > IOPL: the TSS I/O bitmap decides)"),
+        Callout("out", C, io_out, "gpr, eflags.IOPL, tss", "port", True,
+                "port I/O reaches a device model (CPL > IOPL: the TSS I/O bitmap decides)"),
         Callout("ins", C, ins, "port, edi, ecx", "memory, edi, ecx", True, "port I/O reaches a device model"),
         Callout("outs", C, outs, "memory, esi, ecx", "port, esi, ecx", True, "port I/O reaches a device model"),
-        Callout("lgdt", C, lgdt, "memory", "gdtr", True, "descriptor tables change how segments load"),
-        Callout("lidt", C, lidt, "memory", "idtr", True, "the IDT decides how exceptions are delivered"),
+        Callout("lgdt", C, lgdt, "memory", "gdtr", True, "descriptor tables change how segments load", cpl0=True),
+        Callout("lidt", C, lidt, "memory", "idtr", True, "the IDT decides how exceptions are delivered", cpl0=True),
         Callout("sgdt", C, sgdt, "gdtr", "memory", False,
                 "sensitive: must show the guest's GDTR, not the host's (the classic x86 virtualization hole)"),
         Callout("sidt", C, sidt, "idtr", "memory", False, "sensitive: must show the guest's IDTR"),
-        Callout("mov_to_cr", C, mov_to_cr, "gpr", "cr", True, "CR0/CR3/CR4 change the CPU mode and translations"),
-        Callout("mov_to_seg", C, mov_to_seg, "gpr, gdt", "segment cache", True,
-                "loads a descriptor from the GDT into the hidden segment cache"),
-        Callout("pop_seg", C, pop_seg, "stack, gdt", "segment cache, esp", True,
-                "loads a descriptor from the GDT into the hidden segment cache"),
-        Callout("ljmp", C, ljmp, "gdt", "cs, eip", True, "reloads CS from the GDT"),
-        Callout("iret", C, iret, "stack, gdt", "cs, eip, eflags", True, "returns from an interrupt: CS and EFLAGS reload"),
+        Callout("lldt", C, lldt, "gdt", "ldtr", True, "the LDT decides how selectors with TI=1 load", cpl0=True),
+        Callout("sldt", C, sldt, "ldtr", "gpr, memory", False, "sensitive: shows the guest's LDTR selector"),
+        Callout("ltr", C, ltr, "gdt", "tr, gdt (busy bit)", True, "loads the TSS: ring stacks and the I/O bitmap",
+                cpl0=True),
+        Callout("str", C, str_, "tr", "gpr, memory", False, "sensitive: shows the guest's TR selector"),
+        Callout("lmsw", C, lmsw, "gpr", "cr0", True, "CR0 belongs to the monitor (PE cannot be cleared)",
+                cpl0=True),
+        Callout("mov_to_cr", C, mov_to_cr, "gpr", "cr", True, "CR0/CR3/CR4 change the CPU mode and translations",
+                cpl0=True),
+        Callout("mov_to_seg", C, mov_to_seg, "gpr, gdt, ldt", "segment cache", True, SEG),
+        Callout("pop_seg", C, pop_seg, "stack, gdt, ldt", "segment cache, esp", True, SEG),
+        Callout("load_far_pointer", C, load_far_pointer, "memory, gdt, ldt", "segment cache, gpr", True, SEG),
+        Callout("ljmp", C, ljmp, "gdt, ldt", "cs, eip", True, "reloads CS (code segment or call gate)"),
+        Callout("lcall", C, lcall, "gdt, ldt, tss", "stack, cs, eip, ss, esp", True,
+                "reloads CS (code segment or call gate; to an inner ring: TSS stack, parameter copy)"),
+        Callout("retf", C, retf, "stack, gdt, ldt", "cs, eip, ss, esp", True,
+                "reloads CS (and SS:ESP returning to an outer ring)"),
+        Callout("iret", C, iret, "stack, gdt, ldt", "cs, eip, eflags, ss, esp", True,
+                "returns from an interrupt: CS and EFLAGS reload (SS:ESP to an outer ring)"),
+        Callout("sysenter", C, sysenter, "sysenter msrs", "cs, ss, esp, eip, eflags", True,
+                "fast system call: ring 0 with flat segments from IA32_SYSENTER_CS"),
+        Callout("sysexit", C, sysexit, "sysenter msrs, ecx, edx", "cs, ss, esp, eip", True,
+                "fast return to ring 3", cpl0=True),
+        Callout("lar", C, probes.lar, "gdt, ldt", "gpr, eflags.ZF", False, "reads a descriptor's access rights"),
+        Callout("lsl", C, probes.lsl, "gdt, ldt", "gpr, eflags.ZF", False, "reads a descriptor's limit"),
+        Callout("verr", C, probes.verr, "gdt, ldt", "eflags.ZF", False, "checks a segment is readable"),
+        Callout("verw", C, probes.verw, "gdt, ldt", "eflags.ZF", False, "checks a segment is writable"),
         Callout("cpuid", C, cpuid, "eax, ecx", "eax, ebx, ecx, edx", False, "the monitor owns the CPU model"),
-        Callout("rdmsr", C, rdmsr, "ecx, msrs", "eax, edx", False, "MSRs live in the monitor"),
-        Callout("wrmsr", C, wrmsr, "ecx, eax, edx", "msrs", True, "MSRs live in the monitor"),
-        Callout("int", C, int_n, "idt", "stack, cs, eip, eflags", True, "software interrupt through the guest IDT"),
+        Callout("rdmsr", C, rdmsr, "ecx, msrs", "eax, edx", False, "MSRs live in the monitor", cpl0=True),
+        Callout("wrmsr", C, wrmsr, "ecx, eax, edx", "msrs", True, "MSRs live in the monitor", cpl0=True),
+        Callout("int", C, int_n, "idt", "stack, cs, eip, eflags", True,
+                "software interrupt through the guest IDT (gate DPL >= CPL)"),
         Callout("int3", C, int3, "idt", "stack, cs, eip, eflags", True, "breakpoint through the guest IDT"),
         Callout("into", C, into, "eflags.OF, idt", "stack, cs, eip, eflags", True, "overflow trap through the guest IDT"),
-        Callout("invlpg", C, invlpg, "memory operand", "tlb", True, "TLB maintenance belongs to the monitor"),
-        Callout("wbinvd", C, no_op, "", "", False, "cache maintenance: nothing is cached, nothing to do"),
-        Callout("invd", C, no_op, "", "", False, "cache maintenance: nothing is cached, nothing to do"),
-        Callout("clts", C, clts, "cr0", "cr0.TS", False, "CR0 belongs to the monitor"),
+        Callout("invlpg", C, invlpg, "memory operand", "tlb", True, "TLB maintenance belongs to the monitor", cpl0=True),
+        Callout("wbinvd", C, no_op, "", "", False, "cache maintenance: nothing is cached, nothing to do", cpl0=True),
+        Callout("invd", C, no_op, "", "", False, "cache maintenance: nothing is cached, nothing to do", cpl0=True),
+        Callout("clts", C, clts, "cr0", "cr0.TS", False, "CR0 belongs to the monitor", cpl0=True),
     ]
 
 
-REGISTRY = {entry.name: entry for entry in _entries()}
+def _ring0_only(entry):
+    """The entry with its handler behind the CPL check (one wrapper per calling convention)."""
+    if not entry.cpl0:
+        return entry
+    handler = entry.handler
+    if entry.cls == INLINE:
+        def checked(b, i):
+            require_cpl0(b)
+            handler(b, i)
+    else:
+        def checked(m, b, i):
+            require_cpl0(b)
+            handler(m, b, i)
+    checked.__name__ = checked.__qualname__ = handler.__name__
+    return replace(entry, handler=checked, reason=f"{entry.reason}; ring 0 only: #GP(0) at CPL > 0")
+
+
+REGISTRY = {entry.name: _ring0_only(entry) for entry in _entries()}

@@ -1,14 +1,21 @@
-"""The CPU model vmm reports through CPUID: an i686-class integer CPU, documented here.
+"""The CPU model vmm reports through CPUID: an i686-class CPU, documented here.
 
 Vendor "VmmGenuineBT" (12 bytes, so no guest applies another vendor's quirks),
-family 6 model 1 stepping 1 (a Pentium Pro class part).  Leaf 1 EDX features:
-  TSC (bit 4)   rdtsc, virtual: one tick per guest instruction
+family 6 model 3 stepping 3 (a Pentium II class part: Linux disables SEP on
+family 6 parts with model < 3 and stepping < 3, the Pentium Pro erratum).
+Leaf 1 EDX features:
+  FPU (bit 0)   x87 (vmm/x86/semantics/x87.py)
+  PSE (bit 3)   4 MiB pages (the paging unit, vmm/x86/mmu.py)
+  TSC (bit 4)   rdtsc, virtual: one tick per guest instruction (CR4.TSD honoured)
   MSR (bit 5)   rdmsr/wrmsr for the MSRs listed in vmm.x86.msr
   CX8 (bit 8)   cmpxchg8b
+  SEP (bit 11)  sysenter/sysexit (vmm.x86.sysenter)
+  PGE (bit 13)  global pages
   CMOV (bit 15) cmovcc
-No FPU, PAE, PSE, APIC, SEP, MMX or SSE: vmm does not model them yet, and a
-guest must not be told otherwise.  Leaves above 1 (and all extended leaves)
-answer as the highest basic leaf does on Intel parts: zeros here.
+Not reported, so a guest never uses them: VME, DE, PAE, MCE, APIC, MTRR, MCA,
+PAT, PSE-36, MMX, FXSR, SSE and later, and every ECX feature.  Leaves above 1
+(and all extended leaves) answer as the highest basic leaf does on Intel
+parts: zeros here.
 
 Example:
     cpuid(0)       # -> (1, ebx, ecx, edx) with the vendor in ebx, edx, ecx
@@ -17,8 +24,9 @@ Example:
 import struct
 
 VENDOR = b"VmmGenuineBT"
-SIGNATURE = (6 << 8) | (1 << 4) | 1            # family 6, model 1, stepping 1
-FEATURES_EDX = (1 << 4) | (1 << 5) | (1 << 8) | (1 << 15)
+SIGNATURE = (6 << 8) | (3 << 4) | 3            # family 6, model 3, stepping 3
+FPU, PSE, TSC, MSR, CX8, SEP, PGE, CMOV = 0, 3, 4, 5, 8, 11, 13, 15
+FEATURES_EDX = sum(1 << bit for bit in (FPU, PSE, TSC, MSR, CX8, SEP, PGE, CMOV))
 MAX_LEAF = 1
 
 

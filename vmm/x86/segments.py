@@ -1,50 +1,98 @@
-"""Segment register loads: selector -> descriptor cache, from the GDT (or real-mode base).
+"""Segment register loads: selector -> hidden descriptor cache, with the SDM's protection checks.
 
-Used by the callouts for `mov sreg`, `pop sreg`, far jumps and iret, and by
-interrupt delivery.  Faults follow the SDM: a selector beyond the GDT limit or
-naming the LDT is #GP(selector), a not-present descriptor #NP (#SS for SS), a
-null SS or CS #GP(0).
+Used by `mov sreg`, `pop sreg`, `lds`/`les`/`lfs`/`lgs`/`lss`, far transfers,
+iret, interrupt delivery and sysenter.  In real mode the base is selector * 16.
+In protected mode (SDM vol. 3, 5.5-5.7; "MOV", "POP" in vol. 2):
+  DS ES FS GS  null: loaded (any use then faults); else a data or readable code
+               segment, and unless conforming code, DPL >= CPL and DPL >= RPL:
+               #GP(selector); not present: #NP(selector)
+  SS           null: #GP(0); RPL = DPL = CPL and writable data, else #GP(selector);
+               not present: #SS(selector)
+  CS           only through far transfers (vmm.x86.far), which check the code segment
+               and call `load_code`.
+The descriptor's accessed bit is set in its table.  A selector outside its
+table is #GP(selector).  Callers that must report other vectors (a stack from
+the TSS is #TS) pass `vector`.
 
 Example:
-    load_segment(machine, DS, 0x10)     # DS <- GDT[2]
+    load_segment(machine, DS, 0x2B)     # DS <- GDT[5] with RPL 3, checked against CPL
 """
 
 from ..errors import GuestFault
+from .descriptors import ACCESSED, fault, fetch, set_type_bit
 from .exceptions import GP, NP, SS as SS_FAULT
-from .state import CS, SS, CR0_PE
+from .protection import current_cpl
+from .state import CS, SS, ES, DS, FS, GS, CR0_PE
+
+P_FLAG = 0x80                                # "present" in the cache's flags word
+DATA_SEGMENTS = (ES, DS, FS, GS)
 
 
-def parse_descriptor(raw):
-    """(base, limit in bytes, flags word) of an 8-byte segment descriptor (an int)."""
-    limit = (raw & 0xFFFF) | ((raw >> 32) & 0xF0000)
-    base = ((raw >> 16) & 0xFFFFFF) | ((raw >> 32) & 0xFF000000)
-    flags = (raw >> 40) & 0xF0FF
-    if flags & 0x8000:                        # G: limit in 4 KiB units
-        limit = (limit << 12) | 0xFFF
-    return base, limit, flags
-
-
-def read_descriptor(m, selector):
-    """The raw 8-byte GDT entry for a selector, raising #GP(selector) if it is out of range."""
-    gdtr = m.state.gdtr
-    if selector & 4 or (selector & ~7) + 7 > gdtr.limit:
-        raise GuestFault(GP, selector & 0xFFFC, f"selector {selector:#x} outside the GDT")
-    return m.mmu.read(gdtr.base + (selector & ~7), 8)
+def fill(cache, selector, d):
+    """Copy a descriptor into a segment register's hidden cache."""
+    cache.selector, cache.base, cache.limit, cache.flags = selector, d.base, d.limit, d.flags | ACCESSED
 
 
 def load_segment(m, seg, selector):
-    """Load segment register `seg` with `selector`, filling its hidden descriptor cache."""
+    """Load data or stack segment register `seg` (not CS) with `selector`."""
     cache = m.state.seg[seg]
     selector &= 0xFFFF
     if not m.state.cr[0] & CR0_PE:            # real mode: base = selector * 16
         cache.selector, cache.base = selector, selector << 4
         return
-    if selector & ~3 == 0:
-        if seg in (CS, SS):
-            raise GuestFault(GP, 0, "null selector for CS/SS")
+    if seg == SS:
+        d = checked_stack(m, selector, current_cpl(m), GP)
+    elif selector & 0xFFFC == 0:
         cache.selector, cache.base, cache.limit, cache.flags = selector, 0, 0, 0
         return
-    base, limit, flags = parse_descriptor(read_descriptor(m, selector))
-    if not flags & 0x80:
-        raise GuestFault(SS_FAULT if seg == SS else NP, selector & 0xFFFC, "segment not present")
-    cache.selector, cache.base, cache.limit, cache.flags = selector, base, limit, flags
+    else:
+        d = checked_data(m, selector, current_cpl(m))
+    set_type_bit(m, d, ACCESSED)
+    fill(cache, selector, d)
+
+
+def checked_data(m, selector, cpl):
+    """The descriptor for a DS/ES/FS/GS load at `cpl`, or the SDM's #GP/#NP."""
+    d = fetch(m, selector)
+    if not d.readable:
+        raise fault(GP, selector, "not a data or readable code segment")
+    if not d.conforming and (d.dpl < cpl or d.dpl < (selector & 3)):
+        raise fault(GP, selector, f"DPL {d.dpl} below CPL {cpl} or RPL {selector & 3}")
+    if not d.present:
+        raise fault(NP, selector, "segment not present")
+    return d
+
+
+def checked_stack(m, selector, cpl, vector, ext=0):
+    """The descriptor for an SS load at privilege `cpl`; checks fail with `vector`
+    (#GP for mov/pop/lss/retf/iret, #TS for a stack taken from the TSS)."""
+    if selector & 0xFFFC == 0:
+        raise GuestFault(vector, ext, "null stack segment selector")
+    d = fetch(m, selector, vector, ext)
+    if selector & 3 != cpl or d.dpl != cpl or not d.writable:
+        raise fault(vector, selector, f"not a writable data segment with RPL = DPL = {cpl}", ext)
+    if not d.present:
+        raise fault(SS_FAULT, selector, "stack segment not present", ext)
+    return d
+
+
+def load_code(m, selector, d, cpl):
+    """CS <- a checked code descriptor; the new CPL is `cpl`, kept in CS.RPL."""
+    set_type_bit(m, d, ACCESSED)
+    fill(m.state.seg[CS], (selector & 0xFFFC) | cpl, d)
+
+
+def load_stack(m, selector, d):
+    """SS <- a checked stack descriptor."""
+    set_type_bit(m, d, ACCESSED)
+    fill(m.state.seg[SS], selector, d)
+
+
+def drop_inaccessible(m, cpl):
+    """After a return to outer level `cpl`: ES DS FS GS whose segment that level may not use
+    (data or non-conforming code with DPL < cpl) become null (SDM "RET", "IRET")."""
+    for seg in DATA_SEGMENTS:
+        cache = m.state.seg[seg]
+        segment, conforming = cache.flags & 0x10, cache.flags & 0x1C == 0x1C
+        if segment and not conforming and (cache.flags >> 5) & 3 < cpl:
+            cache.selector, cache.flags = 0, cache.flags & ~P_FLAG

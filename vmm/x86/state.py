@@ -29,7 +29,6 @@ CF, PF, AF, ZF, SF, TF, IF, DF, OF = 0, 2, 4, 6, 7, 8, 9, 10, 11
 FLAG_BITS = {"CF": CF, "PF": PF, "AF": AF, "ZF": ZF, "SF": SF, "TF": TF, "IF": IF, "DF": DF, "OF": OF}
 ARITH_FLAGS_MASK = (1 << CF) | (1 << PF) | (1 << AF) | (1 << ZF) | (1 << SF) | (1 << OF)   # 0x8D5
 EFLAGS_FIXED = 0x2                      # bit 1 always reads as 1
-EFLAGS_WRITABLE = 0x003F7FD5            # bits a ring-0 popf may change (no VM, VIF, VIP)
 
 # CR0 bits used by the monitor.
 CR0_PE, CR0_ET, CR0_PG = 1 << 0, 1 << 4, 1 << 31

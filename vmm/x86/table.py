@@ -94,7 +94,13 @@ def _build():
                         ("LGDT", "lgdt"), ("LIDT", "lidt"), ("SGDT", "sgdt"), ("SIDT", "sidt"),
                         ("LJMP", "ljmp"), ("IRETD", "iret"), ("CPUID", "cpuid"), ("RDMSR", "rdmsr"),
                         ("WRMSR", "wrmsr"), ("INT", "int"), ("INT3", "int3"), ("INTO", "into"),
-                        ("INVLPG", "invlpg"), ("WBINVD", "wbinvd"), ("INVD", "invd"), ("CLTS", "clts")):
+                        ("INVLPG", "invlpg"), ("WBINVD", "wbinvd"), ("INVD", "invd"), ("CLTS", "clts"),
+                        ("LCALL", "lcall"), ("RETF", "retf"), ("IRET", "iret"), ("LTR", "ltr"), ("STR", "str"),
+                        ("LLDT", "lldt"), ("SLDT", "sldt"), ("SMSW", "smsw"), ("LMSW", "lmsw"),
+                        ("LAR", "lar"), ("LSL", "lsl"), ("VERR", "verr"), ("VERW", "verw"),
+                        ("SYSENTER", "sysenter"), ("SYSEXIT", "sysexit"), ("LES", "load_far_pointer"),
+                        ("LDS", "load_far_pointer"), ("LSS", "load_far_pointer"), ("LFS", "load_far_pointer"),
+                        ("LGS", "load_far_pointer")):
         t[getattr(X, f"X86_INS_{name}")] = _registry(entry)
     return t
 
@@ -103,6 +109,8 @@ TABLE = _build()
 _MOV_FORMS = {"seg": _registry("mov_to_seg"), "cr": _registry("mov_to_cr")}
 _MOV_FROM_CR = _registry("mov_from_cr")
 _POP_SEG = _registry("pop_seg")
+_NEAR_IDS = (X.X86_INS_JMP, X.X86_INS_CALL)
+_FAR_FORMS = {X.X86_INS_JMP: _registry("ljmp"), X.X86_INS_CALL: _registry("lcall")}
 _SSE_TWINS = (X.X86_INS_MOVSD, X.X86_INS_CMPSD)        # string op ids shared with SSE opcodes
 _LOCKABLE = frozenset(getattr(X, f"X86_INS_{n}") for n in (
     "ADD", "ADC", "AND", "BTC", "BTR", "BTS", "CMPXCHG", "CMPXCHG8B", "DEC", "INC", "NEG", "NOT",
@@ -122,9 +130,9 @@ def lookup(insn, cs_insn):
         return _POP_SEG if ops[0].index != 1 else UNDEFINED          # pop cs does not exist
     elif insn.id in _SSE_TWINS and cs_insn.opcode[0] == 0x0F:
         return UNDEFINED
-    elif insn.id in (X.X86_INS_JMP, X.X86_INS_CALL) and ops and ops[0].kind == "mem" and ops[0].w == 48:
-        # jmp/call far through a m16:32 pointer (Capstone gives them the near ids)
-        return _registry("ljmp") if insn.id == X.X86_INS_JMP else UNDEFINED
+    elif insn.id in _NEAR_IDS and ops and ops[0].kind == "mem" and (cs_insn.modrm >> 3) & 7 in (3, 5):
+        # jmp/call far through a m16:32 pointer (FF /5, FF /3): Capstone gives them the near ids
+        return _FAR_FORMS[insn.id]
     if insn.lock and (insn.id not in _LOCKABLE or not ops or ops[0].kind != "mem"):
         return UNDEFINED                                              # SDM: lock elsewhere is #UD
     return spec

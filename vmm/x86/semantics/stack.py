@@ -9,7 +9,8 @@ Example:
 """
 
 from ..operands import effective_address, linear, read, write
-from ..state import EBP, ESP, SS, EFLAGS_WRITABLE
+from ..protection import load_eflags
+from ..state import EBP, ESP, SS
 
 
 def _stack_addr(b, offset):
@@ -85,9 +86,8 @@ def pushf(b, i):
 def popf(b, i):
     w = i.w
     value, esp = pop_value(b, w)
-    mask = EFLAGS_WRITABLE & (0xFFFF if w == 16 else 0xFFFFFFFF)
     b.set_reg(ESP, esp, 32, 0)
-    b.set_eflags(b.zext(value, 16, 32) if w == 16 else value, mask)
+    load_eflags(b, b.zext(value, 16, 32) if w == 16 else value, w)     # IOPL/IF: vmm.x86.protection
 
 
 def enter(b, i):

@@ -1,0 +1,81 @@
+"""A stack written or read by a far transfer, committed to SS:ESP only when the transfer succeeds.
+
+Interrupt delivery, far calls, far returns and iret build or unwind frames on
+a stack that may not be SS yet (the inner stack from the TSS).  `Stack` keeps
+its own ESP: pushes store at once, but ESP (and SS) change only when the
+caller commits after every check passed, so a fault half-way leaves the
+registers as they were (SDM: faults are precise).  A stack segment with B=0
+wraps in SP only.
+
+`entry_stack` picks the stack of a gate entry (interrupts, call gates).
+
+Example:
+    st = Stack.current(machine)            # SS:ESP as they are
+    st.push(eflags, 32); st.push(cs, 32)
+    st.commit()                            # ESP <- the new top
+"""
+
+from functools import partial
+
+from . import sysmem
+from .exceptions import TS
+from .segments import checked_stack, load_stack
+from .state import ESP, SS
+from .tss import inner_stack
+
+
+class Stack:
+    def __init__(self, m, base, esp, big=True, new_ss=None):
+        self.m, self.base, self.esp = m, base, esp
+        self.mask = 0xFFFFFFFF if big else 0xFFFF
+        self.new_ss = new_ss           # (selector, descriptor) of a stack that is not SS yet
+        if new_ss is None:             # this ring's stack: accessed as the instruction's own
+            self._read, self._write = m.mmu.read, m.mmu.write
+        else:                          # an inner ring's stack being built: the CPU's access
+            self._read, self._write = partial(sysmem.read, m), partial(sysmem.write, m)
+
+    @classmethod
+    def current(cls, m):
+        ss = m.state.seg[SS]
+        return cls(m, ss.base, m.state.gpr[ESP], bool(ss.flags & 0x4000) or ss.flags == 0)
+
+    def push(self, value, w):
+        self.esp = (self.esp - w // 8) & 0xFFFFFFFF
+        self._write((self.base + (self.esp & self.mask)) & 0xFFFFFFFF, w // 8, value & ((1 << w) - 1))
+
+    def read(self, offset, w):
+        """The w-bit value `offset` bytes above the current top, without popping it."""
+        return self._read((self.base + ((self.esp + offset) & self.mask)) & 0xFFFFFFFF, w // 8)
+
+    def pop(self, w):
+        value = self.read(0, w)
+        self.esp = (self.esp + w // 8) & 0xFFFFFFFF
+        return value
+
+    def skip(self, count):
+        self.esp = (self.esp + count) & 0xFFFFFFFF
+
+    def commit(self):
+        """ESP <- this stack's top (SP only for a 16-bit stack); SS too for a new stack."""
+        gpr = self.m.state.gpr
+        if self.new_ss is not None:
+            load_stack(self.m, *self.new_ss)
+            gpr[ESP] = self.esp
+        else:
+            gpr[ESP] = (gpr[ESP] & ~self.mask & 0xFFFFFFFF) | (self.esp & self.mask)
+
+
+def entry_stack(m, code, cpl, w, ext=0):
+    """(stack, new CPL) for entering code segment `code` from `cpl` through a gate: the
+    current stack, or, into a non-conforming segment of an inner ring, that ring's stack
+    from the TSS with the old SS and ESP pushed (w bits each).  Nothing changes until
+    the stack is committed."""
+    if code.conforming or code.dpl >= cpl:
+        return Stack.current(m), cpl
+    s = m.state
+    ss, esp = inner_stack(m, code.dpl, ext)
+    segment = checked_stack(m, ss, code.dpl, TS, ext)
+    stack = Stack(m, segment.base, esp, segment.big, new_ss=(ss, segment))
+    stack.push(s.seg[SS].selector, w)
+    stack.push(s.gpr[ESP], w)
+    return stack, code.dpl
