@@ -119,8 +119,9 @@ class Machine:
                 budget = self.slice if max_insns is None else min(self.slice, max_insns - done)
                 if budget <= 0:
                     break
-                if self._service():
-                    self.engine.run(self, self._until_deadline(budget))
+                cap = self._service()
+                if cap:
+                    self.engine.run(self, min(cap, self._until_deadline(budget)))
                 if timeout is not None and time.perf_counter() - start > timeout:
                     reason = "timeout"
                     break
@@ -141,18 +142,31 @@ class Machine:
         return max(1, min(budget, deadline - self.clock.now()))
 
     def _service(self):
-        """Between slices: fire due timers, take a pending interrupt, wait in hlt.  False
-        when the loop must look again before running guest code (the guest is halted and
-        time was skipped, or the run is to stop)."""
+        """Between slices: fire due timers, take a pending interrupt, wait in hlt.  Returns
+        how many instructions the engine may run before looking again (1 in an interrupt
+        shadow with an interrupt waiting), or 0 when it must not run now (the guest is
+        halted and time was skipped, or the run is to stop).  An interrupt that IF holds
+        back is flagged in `irq_pending`, so sti/popf/iret return here at once."""
         self.clock.run_due()
-        if self.pic is not None and self.interrupts_open() and self.pic.has_interrupt():
+        s = self.state
+        waiting = self.pic is not None and self.pic.has_interrupt()
+        if waiting and self.interrupts_open():
             self.take_interrupt(self.pic.acknowledge())
+            waiting = self.pic.has_interrupt()
+        s.irq_pending = int(waiting)
         self.attention = False
-        if not self.halted:
-            return True
-        if not self.clock.idle():
-            self.stop("halt", 0, "hlt with interrupts enabled and no timer armed: the guest waits for ever")
-        return False
+        if self.halted:
+            if not self.clock.idle():
+                self.stop("halt", 0, "hlt with interrupts enabled and no timer armed: the guest waits for ever")
+            return 0
+        if waiting and s.eflags & (1 << IF):
+            return 1                   # the sti / mov ss shadow: one instruction, then deliver
+        return self.slice
+
+    def interrupt_waits(self):
+        """An interrupt the monitor flagged is no longer held back by IF: engines stop here."""
+        s = self.state
+        return s.irq_pending and s.eflags & (1 << IF) and s.icount != s.int_shadow
 
     def interrupts_open(self):
         """An external interrupt can be taken now: IF set, and not right after sti/mov ss."""

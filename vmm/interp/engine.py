@@ -23,7 +23,7 @@ def run(m, budget):
     hooks = m.code_hooks
     retired = 0
     for _ in range(budget):                     # a step retires one instruction or delivers a fault
-        if m.stop_reason is not None or m.attention:
+        if m.stop_reason is not None or m.attention or (s.irq_pending and m.interrupt_waits()):
             break
         try:
             insn = fetch(m)

@@ -104,7 +104,7 @@ class Translator:
         m, s = self.m, self.m.state
         start = s.icount
         limit = start + budget
-        while s.icount < limit and m.stop_reason is None and not m.attention:
+        while s.icount < limit and m.stop_reason is None and not m.attention and not m.interrupt_waits():
             s.icount_limit = limit
             if m.code_hooks or s.seg[CS].base != 0 or not s.seg[CS].flags & CS_32BIT:
                 interp.run(m, limit - s.icount)      # hooks, segmented or 16-bit code: interpreter

@@ -87,6 +87,14 @@ class Builder:
         bitpos = FLAG_BITS[name]
         self.set_eflags(self.shl(self.zext(value, 1, 32), self.const(bitpos, 32), 32), 1 << bitpos)
 
+    def interrupt_window(self):
+        """IF may have just been set (sti, popf): if the monitor has an interrupt waiting for
+        it (`irq_pending`), translated code stops at the next block boundary (icount_limit
+        0) and the interpreter after this instruction, so it is taken at once (after the
+        sti shadow), not at the end of the slice."""
+        pending = self.ne(self.field("irq_pending"), self.const(0, 32), 32)
+        self.set_field("icount_limit", self.select(pending, self.const(0, 64), self.field("icount_limit"), 64))
+
     def materialize_flags(self):
         """Fold a lazily recorded operation into `eflags` and mark cc_op = CC_EFLAGS."""
         cc = self.cc_get()

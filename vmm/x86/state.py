@@ -77,10 +77,16 @@ def reset_fpu(fpu):
     fpu.fip = fpu.fcs = fpu.fdp = fpu.fds = fpu.fop = 0
 
 
-class CpuState(ctypes.Structure):
-    """All guest-visible CPU state plus the exit fields translated code reports through."""
+def _fpu_last(fields):
+    """`fields` then `fpu`, with the padding that puts `fpu` on a 16-byte boundary."""
+    last = getattr(type("Head", (ctypes.Structure,), {"_fields_": fields}), fields[-1][0])
+    return fields + [("pad_fpu", ctypes.c_uint8 * (-(last.offset + last.size) % 16)), ("fpu", FpuState)]
 
-    _fields_ = [
+
+class CpuState(ctypes.Structure):
+    """All guest-visible CPU state plus the monitor's run fields translated code reads."""
+
+    _fields_ = _fpu_last([
         ("gpr", ctypes.c_uint32 * 8),
         ("eip", ctypes.c_uint32),
         ("eflags", ctypes.c_uint32),
@@ -98,11 +104,8 @@ class CpuState(ctypes.Structure):
         ("icount", ctypes.c_uint64),         # guest instructions retired
         ("icount_limit", ctypes.c_uint64),   # translated code returns to the monitor at this count
         ("int_shadow", ctypes.c_uint64),     # icount at which sti/mov ss still blocks interrupts
-        ("exit_reason", ctypes.c_uint32),
-        ("exit_arg", ctypes.c_uint32 * 3),
-        ("pad_fpu", ctypes.c_uint32 * 0),    # sized to put `fpu` on a 16-byte boundary (asserted below)
-        ("fpu", FpuState),
-    ]
+        ("irq_pending", ctypes.c_uint32),    # an interrupt waits for IF: set by the monitor
+    ])
 
 
 assert CpuState.fpu.offset % 16 == 0, "x86_fp80 slots must be 16-byte aligned"

@@ -38,6 +38,7 @@ def sti(b, i):
     after = b.add(b.field("icount"), b.const(1, 64), 64)
     b.set_field("int_shadow", b.select(was_clear, after, b.field("int_shadow"), 64))
     b.set_flag("IF", b.const(1, 1))
+    b.interrupt_window()
 
 
 def cmc(b, i):

@@ -88,6 +88,7 @@ def popf(b, i):
     value, esp = pop_value(b, w)
     b.set_reg(ESP, esp, 32, 0)
     load_eflags(b, b.zext(value, 16, 32) if w == 16 else value, w)     # IOPL/IF: vmm.x86.protection
+    b.interrupt_window()
 
 
 def enter(b, i):
