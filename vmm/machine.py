@@ -115,7 +115,7 @@ class Machine:
                 if budget <= 0:
                     break
                 self.engine.run(self, budget)
-                if timeout is not None and time.perf_counter() - start > timeout:
+                if self.stop_reason is None and timeout is not None and time.perf_counter() - start > timeout:
                     reason = "timeout"
                     break
             else:
