@@ -157,18 +157,23 @@ def run_command(args):
     engine = "jit" if args.check else args.engine
     machine = Machine(memory_mb=args.memory, engine=engine, serial=serial, jit_tier=args.jit_tier)
     _load(machine, args)
-    if args.check:
+    if args.check:      # Ctrl-C here is a KeyboardInterrupt: a stop request would read as a divergence
         shadow = Machine(memory_mb=args.memory, engine="interp", serial=None)
         _load(shadow, args)
         report = lockstep(machine, shadow, max_insns=args.max_insns)
+        _flush(serial)
         print(report.describe(), file=sys.stderr)
         return EXIT_GUEST_DIED if report.divergence else 0
     with _stop_on_sigint(machine):
         result = machine.run(max_insns=args.max_insns, timeout=args.timeout)
-    if serial is not None:
-        serial.flush()
+    _flush(serial)
     print(result.summary(), file=sys.stderr)
     return exit_status(result)
+
+
+def _flush(serial):
+    if serial is not None:
+        serial.flush()
 
 
 def exit_status(result):
@@ -207,8 +212,7 @@ def inspect_command(args):
     serial = args.serial.open(sys.stdout.buffer)
     report = inspect_image(args.image, at=args.at, run=args.run, memory_mb=args.memory, cmdline=args.append,
                            address=args.load_address, limit=args.top, serial=serial)
-    if serial is not None:
-        serial.flush()
+    _flush(serial)
     render(report.views, console, show_ir=not args.no_ir)
     render_outcome(report, args.serial.describe(), console)
     if args.html:

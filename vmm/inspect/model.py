@@ -119,9 +119,10 @@ class InspectReport:
     result: object = None        # the RunResult
 
     def summary(self):
-        ran = f"{self.machine.state.icount} guest instructions"
-        if self.result is not None:
-            ran += f", {self.result.reason}" + (f": {self.result.message}" if self.result.message else "")
+        if self.result is None:
+            return "translated without running the guest"
+        ran = f"{self.machine.state.icount} guest instructions, {self.result.reason}"
+        ran += f": {self.result.message}" if self.result.message else ""
         return f"{ran}; the {len(self.views)} hottest of {self.live_blocks} live blocks"
 
 
