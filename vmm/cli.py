@@ -45,8 +45,9 @@ INSPECT_EPILOG = """examples:
 The guest's serial output goes where --serial says (default: discarded, so it does not mix
 with the report); the stop reason and exit status are printed after the blocks.
 
-exit status: 0 when the report was written; 2 for bad arguments, a bad image or an --at
-address outside RAM; 4 when the guest died before the report."""
+exit status: 0 when the report was written, whatever the guest did (its stop reason and
+the status `vmm run` would give are in the report); 2 for bad arguments, a bad image or an
+--at address outside RAM."""
 
 BENCH_EPILOG = """examples:
   vmm bench                                   # the full comparison, about a minute
@@ -60,8 +61,15 @@ exit status: 0 when the tables and files were written; 2 for bad arguments or an
 directory that cannot be written."""
 
 
-class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in every option's help, epilogs kept as written."""
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's default in its help (unless the help says it, or there is none); epilogs
+    kept as written."""
+
+    def _get_help_string(self, action):
+        if "default" in action.help or action.default is None or action.default is False \
+                or action.default in ("", argparse.SUPPRESS):
+            return action.help
+        return action.help + " (default: %(default)s)"
 
 
 class Parser(argparse.ArgumentParser):
@@ -79,11 +87,11 @@ def _subparser(sub, name, help, epilog):
 def _add_guest_options(p):
     """The options `run` and `inspect` share: the image, its RAM, command line and load address."""
     p.add_argument("image", help="the guest: a multiboot ELF kernel, or a flat binary with --load-address")
-    p.add_argument("-m", "--memory", type=options.memory_mb, default=128, metavar="SIZE",
+    p.add_argument("-m", "--memory", type=options.memory_mb, default="128", metavar="SIZE",
                    help="guest RAM, as QEMU's -m: MiB (128) or with a suffix (64M, 1G)")
     p.add_argument("--append", default="", metavar="CMDLINE", help="the kernel command line (multiboot)")
     p.add_argument("--load-address", type=options.address, default=None, metavar="ADDR",
-                   help="load IMAGE as a flat binary at ADDR and start there (default: multiboot)")
+                   help="load IMAGE as a flat binary at ADDR and start there (default: IMAGE is multiboot)")
 
 
 def build_parser():
@@ -98,7 +106,7 @@ def build_parser():
                      help="jit: the LLVM translator; interp: the reference interpreter")
     run.add_argument("--jit-tier", type=int, choices=(0, 2), default=0,
                      help="tier blocks are first compiled at: 0 fast code first, 2 optimised at once")
-    run.add_argument("--serial", type=options.serial, default=options.Serial("stdio"), metavar="DEV",
+    run.add_argument("--serial", type=options.serial, default="stdio", metavar="DEV",
                      help="COM1 output: stdio, null or file:PATH")
     run.add_argument("--max-insns", type=options.count, default=None, metavar="N",
                      help="stop after N guest instructions (default: no limit)")
@@ -113,7 +121,7 @@ def build_parser():
                        help="translate the block at ADDR (or 'entry', the image's entry point) without running")
     where.add_argument("--run", type=options.count, metavar="N",
                        help="run N instructions first (default: until the guest stops)")
-    ins.add_argument("--serial", type=options.serial, default=options.Serial("null"), metavar="DEV",
+    ins.add_argument("--serial", type=options.serial, default="null", metavar="DEV",
                      help="the guest's COM1 output: stdio, null or file:PATH")
     ins.add_argument("--top", type=options.positive, default=10, metavar="K",
                      help="show (and write to --html) the K hottest blocks")
@@ -121,7 +129,7 @@ def build_parser():
                      help="also write a self-contained HTML report of those blocks")
     ins.add_argument("--no-ir", action="store_true", help="terminal view without LLVM IR")
     bench = _subparser(sub, "bench", "compare vmm's engines with QEMU, Unicorn and native code", BENCH_EPILOG)
-    bench.add_argument("--sizes", type=options.sizes, default=(2000, 20000, 100000), metavar="N,N,...",
+    bench.add_argument("--sizes", type=options.sizes, default="2000,20000,100000", metavar="N,N,...",
                        help="bench guest iteration counts")
     bench.add_argument("--interp-iters", type=options.positive, default=20, metavar="N",
                        help="iterations for the interpreter's run")
