@@ -75,3 +75,24 @@ def test_bench_command_writes_into_out_dir_with_progress_lines(tmp_path):
     progress = [line for line in done.stderr.decode().splitlines() if line.startswith("vmm bench: ")]
     assert any("vmm-jit iters=2: process" in line for line in progress) and len(progress) >= 10
     assert max(map(len, done.stdout.decode().splitlines())) <= 100
+
+
+def _canned_results():
+    def row(engine, iters, process_s, run_s):
+        return {"engine": engine, "iters": iters, "instructions": 1_000_000 * iters, "process_s": process_s,
+                "run_s": run_s, "process_mips": iters / process_s, "run_mips": run_s and iters / run_s,
+                "checksum": "0x1"}
+    return {"startup": None, "missing": {}, "micro": [],
+            "guest": [row("vmm-jit", 10, 2.0, 1.0), row("qemu", 10, 1.0, None), row("vmm-interp", 1, 5.0, 4.0)]}
+
+
+def test_without_matplotlib_tables_and_json_are_written(tmp_path, monkeypatch, capsys):
+    """The chart is the bench extra's: without matplotlib, one line says how to get it."""
+    from vmm.bench import command
+    monkeypatch.setitem(sys.modules, "matplotlib", None)          # import matplotlib -> ImportError
+    monkeypatch.setattr(command, "run_suite", lambda *args, **kwargs: _canned_results())
+    assert command.bench((10,), 1, 100, tmp_path) == 0
+    captured = capsys.readouterr()
+    assert "no chart: the chart needs matplotlib: pip install 'vmm[bench]'" in captured.err
+    assert (tmp_path / "bench-results.json").exists() and not (tmp_path / "bench-results.png").exists()
+    assert "vs qemu" in captured.out
