@@ -1,5 +1,6 @@
 """The `vmm` command end to end: guest output, exit codes, and one clear line for bad input."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -212,3 +213,28 @@ def test_inspect_reports_serial_and_stop_reason(tmp_path, flat):
     tail = b" ".join(done.stdout.split())
     assert b"exit: guest wrote to the debug-exit port: exit code 33" in tail
     assert str(out).encode() in tail and b"exit status 33" in tail
+
+
+def test_terminal_modes_are_restored():
+    """A command that leaves the terminal raw (a device or debugger switching it): the vmm
+    command puts the modes back on the way out, whatever ran."""
+    import pty
+    leave_raw = ("import tty; from vmm import cli; "
+                 "cli.main = lambda argv=None: (tty.setraw(0), 0)[1]; cli.entry()")
+    probe = ("import subprocess, sys, termios; before = termios.tcgetattr(0); "
+             f"subprocess.run([sys.executable, '-c', {leave_raw!r}]); "
+             "print('modes', 'restored' if termios.tcgetattr(0) == before else 'left raw')")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-c", probe])
+    output = b""
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:              # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.waitpid(pid, 0)
+    assert b"modes restored" in output, output

@@ -252,12 +252,32 @@ def main(argv=None):
         return _fail("interrupted (Ctrl-C)", EXIT_INTERRUPTED)
 
 
+class _TerminalModes:
+    """The modes of the terminal on stdin, put back however the command ends: a device or a
+    debugger that switched it to raw mode must not leave the user's shell in it."""
+
+    def __init__(self):
+        self.saved = None
+        if sys.stdin is not None and sys.stdin.isatty():
+            import termios
+            self.saved = termios.tcgetattr(sys.stdin.fileno())
+
+    def restore(self):
+        if self.saved is not None:
+            import termios
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self.saved)
+
+
 def entry():
     """The `vmm` command (console script and `python3 -m vmm`): main(), then leave at once.
     Everything the command writes is flushed or closed by then (the UART flushes every byte);
     what a normal interpreter exit would add is waiting for tier-2 compilations nobody will
     run and tearing down LLVM and LIEF, about a third of `vmm run hello.elf`'s wall time."""
-    status = main()
+    terminal = _TerminalModes()
+    try:
+        status = main()
+    finally:
+        terminal.restore()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
