@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from ..boot import load_image
+from ..errors import VmmError
 from ..memory import PhysicalMemory
 from .workloads import BENCH_IMAGE, EXAMPLES, ORIGIN
 
@@ -89,7 +90,7 @@ def vmm_process(engine, iters, image=BENCH_IMAGE):
     seconds, done = _python(["-m", "vmm", "run", str(image), "--engine", engine, "--append", f"iters={iters}"])
     summary = SUMMARY.search(done.stderr)
     if summary is None:
-        raise RuntimeError(f"vmm run failed: {done.stderr.decode(errors='replace').strip()}")
+        raise VmmError(f"the bench's `vmm run` failed: {done.stderr.decode(errors='replace').strip()}")
     return _measured(seconds, float(summary.group(2)), done.stdout, instructions=int(summary.group(1)))
 
 
