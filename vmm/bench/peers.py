@@ -165,6 +165,8 @@ def unicorn_process(iters):
     _unicorn()
     seconds, done = _python(["-c", "import sys; from vmm.bench.peers import unicorn_guest; "
                                    "print('%s checksum=%s' % unicorn_guest(int(sys.argv[1])))", str(iters)])
+    if done.returncode != 0:
+        raise VmmError(f"the bench's Unicorn process failed: {done.stderr.decode(errors='replace').strip()}")
     run, output = done.stdout.split(maxsplit=1)
     return _measured(seconds, float(run), output)
 
