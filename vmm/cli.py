@@ -50,7 +50,7 @@ the status `vmm run` would give are in the report); 2 for bad arguments, a bad i
 --at address outside RAM."""
 
 BENCH_EPILOG = """examples:
-  vmm bench                                   # the full comparison, about a minute
+  vmm bench                                   # the full comparison, one to two minutes
   vmm bench --sizes 200,2000 --micro-n 20000 --out-dir /tmp/bench
 
 Writes bench-results.json (every figure, and details too wide for the tables) and
