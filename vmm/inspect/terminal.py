@@ -61,4 +61,4 @@ def render_outcome(report, serial, console):
     if report.result is not None:
         from ..cli import exit_status
         line += f"; exit status {exit_status(report.result)}"
-    console.print(Text(line))
+    console.print(Text(line), soft_wrap=True)         # paths stay whole, for copying
