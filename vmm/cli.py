@@ -245,7 +245,7 @@ def main(argv=None):
     except (ImageError, options.BadOption) as error:
         return _fail(error)
     except OSError as error:                   # an output that went away after it was checked
-        return _fail(f"{error.strerror or error}: {error.filename}")
+        return _fail(f"{error.strerror or error}" + (f": {error.filename}" if error.filename else ""))
     except VmmError as error:                  # anything else we anticipated: one line, no traceback
         return _fail(error, EXIT_GUEST_DIED)
     except KeyboardInterrupt:
