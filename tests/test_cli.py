@@ -130,6 +130,10 @@ def test_outputs_are_checked_before_running(tmp_path):
     _one_line_error(vmm("bench", "--out-dir", missing / "out"), b"does not exist")
 
 
+def test_device_as_image_is_refused_not_read():
+    _one_line_error(vmm("run", "/dev/zero", timeout=30), b"not a regular file")
+
+
 def test_inspect_at_outside_ram_and_bad_memory():
     _one_line_error(vmm("inspect", EXAMPLE, "--at", "0x90000000"), b"outside guest RAM")
     _one_line_error(vmm("inspect", EXAMPLE, "-m", "0"), b"-m/--memory")
