@@ -1,6 +1,6 @@
-"""The benchmark report script: the same as `vmm bench` (table, JSON, PNG), for a checkout.
+"""The benchmark report script: the same as `vmm bench` (tables, JSON, PNG), for a checkout.
 
-    python3 benchmarks/report.py [--sizes 200,2000] [--json out.json] [--chart out.png]
+    python3 benchmarks/report.py [--sizes 200,2000] [--out-dir benchmarks]
 """
 
 import sys

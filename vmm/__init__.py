@@ -1,5 +1,8 @@
 """vmm: a binary-translation virtual machine monitor for 32-bit x86 guests.
 
+The package's names are imported on first use, so `import vmm` (and the `vmm` command's
+argument parsing) stays fast; `from vmm import Machine` works as usual.
+
 Example:
     from vmm import Machine
     m = Machine(memory_mb=32)
@@ -7,7 +10,18 @@ Example:
     print(m.run().summary())
 """
 
-from .errors import GuestFault, GuestStop, ImageError, MemoryAccessError, VmmError
-from .machine import Machine, RunResult
+import importlib
 
-__all__ = ["Machine", "RunResult", "VmmError", "ImageError", "MemoryAccessError", "GuestStop", "GuestFault"]
+__version__ = "0.1.0"
+
+_EXPORTS = {"Machine": "machine", "RunResult": "machine", "VmmError": "errors", "ImageError": "errors",
+            "MemoryAccessError": "errors", "GuestStop": "errors", "GuestFault": "errors"}
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'vmm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

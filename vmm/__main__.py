@@ -1,7 +1,5 @@
 """`python3 -m vmm ...` is the `vmm` command."""
 
-import sys
+from .cli import entry
 
-from .cli import main
-
-sys.exit(main())
+entry()

@@ -1,157 +1,286 @@
-"""The `vmm` command: run a guest, QEMU-style.
+"""The `vmm` command: run a guest QEMU-style, inspect its translation, benchmark the engines.
 
-    vmm run IMAGE [--engine jit|interp] [--jit-tier 0|2] [--check] [-m MB] [--append CMDLINE]
-                  [--serial stdio|file:PATH] [--max-insns N] [--timeout S] [--load-address ADDR]
-
-Exit status: the guest's isa-debug-exit code ((value << 1) | 1, as QEMU) when
-it wrote one; 0 when it halted or hit --max-insns; 2 for a bad image or bad
-arguments; 4 when the guest died (an exception it cannot handle, a touch of
-memory it does not have); 124 on --timeout.  A one-line summary goes to stderr.
+Every option value goes through vmm.options before anything runs; a bad one (or a bad image,
+an output file that cannot be written) is one line on stderr and exit status 2, never a
+traceback.  Heavy modules (the machine, LIEF, rich, matplotlib) are imported by the
+subcommand that uses them, so `vmm --help` and bad arguments answer at once.
 
 Example:
     vmm run examples/images/hello.elf
+    vmm inspect examples/images/hello.elf --at entry
+    vmm bench --sizes 200,2000 --out-dir /tmp/bench
 """
 
 import argparse
+import os
+import signal
 import sys
 
-from .errors import ImageError, VmmError
-from .lockstep import lockstep
-from .machine import ENGINES, Machine
+from . import __version__, options
 
-EXIT_BAD_IMAGE, EXIT_GUEST_DIED, EXIT_TIMEOUT = 2, 4, 124
+EXIT_BAD_INPUT, EXIT_GUEST_DIED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 2, 4, 124, 130
+
+EXIT_STATUS = """exit status:
+  (v << 1) | 1  the guest wrote v to isa-debug-exit (port 0xf4), as QEMU's -device isa-debug-exit
+  0             the guest halted with interrupts off, or --max-insns was reached
+  2             bad arguments, a bad image or an output that cannot be written (one line on stderr)
+  4             the guest died: an exception with no IDT to take it, memory it does not have
+  124           --timeout
+  130           interrupted (Ctrl-C)"""
+
+RUN_EPILOG = f"""examples:
+  vmm run examples/images/hello.elf
+  vmm run examples/images/bench.elf --append iters=1000 -m 64M
+  vmm run code.bin --load-address 0x100000 --engine interp --max-insns 1000000
+  vmm run examples/images/bench.elf --check --serial file:/tmp/serial.txt
+
+A one-line summary (instructions, seconds, MIPS, why the run stopped) goes to stderr.
+
+{EXIT_STATUS}"""
+
+INSPECT_EPILOG = """examples:
+  vmm inspect examples/images/hello.elf --at entry          # translate one block, no run
+  vmm inspect examples/images/bench.elf --append iters=10 --top 5 --html report.html
+
+The guest's serial output goes where --serial says (default: discarded, so it does not mix
+with the report); the stop reason and exit status are printed after the blocks.
+
+exit status: 0 when the report was written, whatever the guest did (its stop reason and
+the status `vmm run` would give are in the report); 2 for bad arguments, a bad image or an
+--at address outside RAM."""
+
+BENCH_EPILOG = """examples:
+  vmm bench                                   # the full comparison, one to two minutes
+  vmm bench --sizes 200,2000 --micro-n 20000 --out-dir /tmp/bench
+
+Writes bench-results.json (every figure, and details too wide for the tables) and
+bench-results.png into --out-dir.  Peers not installed are listed with how to install them.
+The chart needs matplotlib: pip install 'vmm[bench]'.
+
+exit status: 0 when the tables and files were written; 2 for bad arguments or an output
+directory that cannot be written."""
 
 
-def _serial(spec):
-    if spec == "stdio":
-        return sys.stdout.buffer
-    if spec.startswith("file:"):
-        return open(spec[5:], "wb")
-    raise argparse.ArgumentTypeError(f"--serial takes stdio or file:PATH, not {spec!r}")
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's default in its help (unless the help says it, or there is none); epilogs
+    kept as written."""
+
+    def _get_help_string(self, action):
+        if "default" in action.help or action.default is None or action.default is False \
+                or action.default in ("", argparse.SUPPRESS):
+            return action.help
+        return action.help + " (default: %(default)s)"
 
 
-def _int(text):
-    return int(text, 0)
+class Parser(argparse.ArgumentParser):
+    """argparse with errors on one line (and exit status 2), naming the subcommand."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _subparser(sub, name, help, epilog):
+    return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", epilog=epilog,
+                          formatter_class=Formatter)
+
+
+def _add_guest_options(p):
+    """The options `run` and `inspect` share: the image, its RAM, command line and load address."""
+    p.add_argument("image", help="the guest: a multiboot ELF kernel, or a flat binary with --load-address")
+    p.add_argument("-m", "--memory", type=options.memory_mb, default="128", metavar="SIZE",
+                   help="guest RAM, as QEMU's -m: MiB (128) or with a suffix (64M, 1G)")
+    p.add_argument("--append", default="", metavar="CMDLINE", help="the kernel command line (multiboot)")
+    p.add_argument("--load-address", type=options.address, default=None, metavar="ADDR",
+                   help="load IMAGE as a flat binary at ADDR and start there (default: IMAGE is multiboot)")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="vmm", description="Binary-translation VMM for 32-bit x86 guests")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a guest image (multiboot ELF, or flat binary with --load-address)")
-    run.add_argument("image")
-    run.add_argument("--engine", choices=sorted(ENGINES), default="jit")
+    parser = Parser(prog="vmm", formatter_class=Formatter,
+                    description="A binary-translation VMM for 32-bit x86 guests.",
+                    epilog="run 'vmm COMMAND --help' for a command's options and examples\n\n" + EXIT_STATUS)
+    parser.add_argument("--version", action="version", version=f"vmm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    run = _subparser(sub, "run", "run a guest image", RUN_EPILOG)
+    _add_guest_options(run)
+    run.add_argument("--engine", choices=("jit", "interp"), default="jit",
+                     help="jit: the LLVM translator; interp: the reference interpreter")
     run.add_argument("--jit-tier", type=int, choices=(0, 2), default=0,
-                     help="tier blocks are first compiled at: 0 fast code first (default), 2 optimised at once")
-    run.add_argument("-m", "--memory", type=int, default=128, metavar="MB", help="guest RAM in MiB (default 128)")
-    run.add_argument("--append", default="", metavar="CMDLINE", help="kernel command line")
-    run.add_argument("--serial", type=_serial, default="stdio", help="COM1 output: stdio or file:PATH")
-    run.add_argument("--max-insns", type=int, default=None, metavar="N", help="stop after N guest instructions")
-    run.add_argument("--timeout", type=float, default=None, metavar="S", help="stop after S seconds")
+                     help="tier blocks are first compiled at: 0 fast code first, 2 optimised at once")
+    run.add_argument("--serial", type=options.serial, default="stdio", metavar="DEV",
+                     help="COM1 output: stdio, null or file:PATH")
+    run.add_argument("--max-insns", type=options.count, default=None, metavar="N",
+                     help="stop after N guest instructions (default: no limit)")
+    run.add_argument("--timeout", type=options.seconds, default=None, metavar="S",
+                     help="stop after S seconds (default: no limit)")
     run.add_argument("--check", action="store_true",
                      help="run the translator and the interpreter in lockstep; stop at the first divergence")
-    run.add_argument("--load-address", type=_int, default=None, metavar="ADDR",
-                     help="load IMAGE as a flat binary at ADDR and start there")
-    ins = sub.add_parser("inspect", help="show how the translator rewrote a guest, block by block")
-    ins.add_argument("image")
+    ins = _subparser(sub, "inspect", "show how the translator rewrote a guest, block by block", INSPECT_EPILOG)
+    _add_guest_options(ins)
     where = ins.add_mutually_exclusive_group()
-    where.add_argument("--at", type=_int, metavar="ADDR", help="translate the block at ADDR without running")
-    where.add_argument("--run", type=int, metavar="N", help="run N instructions first (default: until the guest stops)")
-    ins.add_argument("--append", default="", metavar="CMDLINE")
-    ins.add_argument("-m", "--memory", type=int, default=128, metavar="MB")
-    ins.add_argument("--top", type=int, default=10, metavar="K", help="show the K hottest blocks (default 10)")
-    ins.add_argument("--html", metavar="OUT.html", help="also write a self-contained HTML report")
+    where.add_argument("--at", type=options.address_or_entry, metavar="ADDR",
+                       help="translate the block at ADDR (or 'entry', the image's entry point) without running")
+    where.add_argument("--run", type=options.count, metavar="N",
+                       help="run N instructions first (default: until the guest stops)")
+    ins.add_argument("--serial", type=options.serial, default="null", metavar="DEV",
+                     help="the guest's COM1 output: stdio, null or file:PATH")
+    ins.add_argument("--top", type=options.positive, default=10, metavar="K",
+                     help="show (and write to --html) the K hottest blocks")
+    ins.add_argument("--html", type=options.output_file, metavar="OUT.html",
+                     help="also write a self-contained HTML report of those blocks")
     ins.add_argument("--no-ir", action="store_true", help="terminal view without LLVM IR")
-    bench = sub.add_parser("bench", help="compare vmm's engines with QEMU, Unicorn and native code")
-    bench.add_argument("--sizes", default="2000,20000,100000",
-                       help="bench guest iteration counts (default 2000,20000,100000)")
-    bench.add_argument("--interp-iters", type=int, default=20, help="iterations for the interpreter run")
-    bench.add_argument("--micro-n", type=int, default=2_000_000,
+    bench = _subparser(sub, "bench", "compare vmm's engines with QEMU, Unicorn and native code", BENCH_EPILOG)
+    bench.add_argument("--sizes", type=options.sizes, default="2000,20000,100000", metavar="N,N,...",
+                       help="bench guest iteration counts")
+    bench.add_argument("--interp-iters", type=options.positive, default=20, metavar="N",
+                       help="iterations for the interpreter's run")
+    bench.add_argument("--micro-n", type=options.positive, default=2_000_000, metavar="N",
                        help="nanobenchmark iterations (timed at n and 3n; the difference is reported)")
-    bench.add_argument("--json", default="bench-results.json", metavar="PATH")
-    bench.add_argument("--chart", default="bench-results.png", metavar="PATH")
+    bench.add_argument("--out-dir", type=options.output_dir, default=".", metavar="DIR",
+                       help="directory for bench-results.json and bench-results.png (created if missing)")
+    parser.subcommands = {"run": run, "inspect": ins, "bench": bench}
     return parser
 
 
-def bench_command(args):
-    from rich.console import Console
-    from .bench.harness import run_suite
-    from .bench.report import print_report, write_chart, write_json
-    console = Console() if sys.stdout.isatty() else Console(width=160)
-    sizes = tuple(int(x) for x in args.sizes.split(","))
-    with console.status("benchmarking") as status:
-        results = run_suite(sizes=sizes, interp_iters=args.interp_iters, micro_n=args.micro_n,
-                            progress=lambda msg: status.update(f"benchmarking: {msg}"))
-    print_report(results, console)
-    write_json(results, args.json)
-    write_chart(results, args.chart)
-    console.print(f"wrote {args.json} and {args.chart}", markup=False)
-    return 0
+def parse(parser, argv):
+    """Parse; arguments a subcommand does not know are reported with that subcommand's usage."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        hint = " (the image is an argument: vmm run IMAGE)" if "-kernel" in extras else ""
+        parser.subcommands[args.command].error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+    return args
+
+
+def _fail(message, status=EXIT_BAD_INPUT):
+    print(f"vmm: {message}", file=sys.stderr)
+    return status
+
+
+def _load(machine, args):
+    machine.load(args.image, cmdline=args.append, address=args.load_address)
+
+
+def run_command(args):
+    from .lockstep import lockstep
+    from .machine import Machine
+    serial = args.serial.open(sys.stdout.buffer)
+    engine = "jit" if args.check else args.engine
+    machine = Machine(memory_mb=args.memory, engine=engine, serial=serial, jit_tier=args.jit_tier)
+    _load(machine, args)
+    if args.check:      # Ctrl-C here is a KeyboardInterrupt: a stop request would read as a divergence
+        shadow = Machine(memory_mb=args.memory, engine="interp", serial=None)
+        _load(shadow, args)
+        report = lockstep(machine, shadow, max_insns=args.max_insns)
+        _flush(serial)
+        print(report.describe(), file=sys.stderr)
+        return EXIT_GUEST_DIED if report.divergence else 0
+    with _stop_on_sigint(machine):
+        result = machine.run(max_insns=args.max_insns, timeout=args.timeout)
+    _flush(serial)
+    print(result.summary(), file=sys.stderr)
+    return exit_status(result)
+
+
+def _flush(serial):
+    if serial is not None:
+        serial.flush()
+
+
+def exit_status(result):
+    """The command's exit status for a RunResult (see EXIT_STATUS)."""
+    return {"exit": result.exit_code, "error": EXIT_GUEST_DIED, "timeout": EXIT_TIMEOUT,
+            "interrupted": EXIT_INTERRUPTED}.get(result.reason, 0)
+
+
+class _stop_on_sigint:
+    """While the guest runs, Ctrl-C asks the monitor loop to stop after the current slice (the
+    machine stays consistent and the run ends with reason 'interrupted'); a second Ctrl-C
+    interrupts at once (KeyboardInterrupt, handled in main)."""
+
+    def __init__(self, machine):
+        self.machine = machine
+
+    def _handler(self, signum, frame):
+        if self.machine.stop_reason == "interrupted":
+            raise KeyboardInterrupt
+        if self.machine.stop_reason is None:
+            self.machine.stop("interrupted", 0, "Ctrl-C")
+
+    def __enter__(self):
+        self.previous = signal.signal(signal.SIGINT, self._handler)
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous)
 
 
 def inspect_command(args):
     from rich.console import Console
     from .inspect import inspect_image
     from .inspect.html import render_html
-    from .inspect.terminal import render
-    try:
-        machine, views = inspect_image(args.image, at=args.at, run=args.run, memory_mb=args.memory,
-                                       cmdline=args.append, limit=None if args.html else args.top)
-    except ImageError as error:
-        print(f"vmm: {error}", file=sys.stderr)
-        return EXIT_BAD_IMAGE
-    render(views[:args.top], Console(stderr=False), show_ir=not args.no_ir)
+    from .inspect.terminal import render, render_outcome
+    console = Console()
+    serial = args.serial.open(sys.stdout.buffer)
+    report = inspect_image(args.image, at=args.at, run=args.run, memory_mb=args.memory, cmdline=args.append,
+                           address=args.load_address, limit=args.top, serial=serial)
+    _flush(serial)
+    render(report.views, console, show_ir=not args.no_ir)
+    render_outcome(report, args.serial.describe(), console)
     if args.html:
-        summary = f"{machine.state.icount} guest instructions; {len(views)} live blocks"
-        with open(args.html, "w") as out:
-            out.write(render_html(views, title=f"vmm inspect {args.image}", summary=summary))
-        print(f"vmm: wrote {args.html} ({len(views)} blocks)", file=sys.stderr)
+        args.html.write_text(render_html(report.views, title=f"vmm inspect {args.image}", summary=report.summary()))
+        print(f"vmm: wrote {args.html} ({len(report.views)} of {report.live_blocks} blocks, --top {args.top})",
+              file=sys.stderr)
     return 0
 
 
-def run_command(args):
-    if not 2 <= args.memory <= 3072:
-        print(f"vmm: -m {args.memory}: guest RAM must be 2..3072 MiB", file=sys.stderr)
-        return EXIT_BAD_IMAGE
-    engine = "jit" if args.check else args.engine
-    machine = Machine(memory_mb=args.memory, engine=engine, serial=args.serial, jit_tier=args.jit_tier)
-    try:
-        machine.load(args.image, cmdline=args.append, address=args.load_address)
-    except ImageError as error:
-        print(f"vmm: {error}", file=sys.stderr)
-        return EXIT_BAD_IMAGE
-    if args.check:
-        return check_command(args, machine)
-    result = machine.run(max_insns=args.max_insns, timeout=args.timeout)
-    args.serial.flush()
-    print(result.summary(), file=sys.stderr)
-    if result.reason == "exit":
-        return result.exit_code
-    if result.reason == "error":
-        return EXIT_GUEST_DIED
-    if result.reason == "timeout":
-        return EXIT_TIMEOUT
-    return 0
-
-
-def check_command(args, machine):
-    """--check: the interpreter shadows the translator; a divergence exits with status 4."""
-    shadow = Machine(memory_mb=args.memory, engine="interp", serial=None)
-    shadow.load(args.image, cmdline=args.append, address=args.load_address)
-    report = lockstep(machine, shadow, max_insns=args.max_insns)
-    args.serial.flush()
-    print(report.describe(), file=sys.stderr)
-    return EXIT_GUEST_DIED if report.divergence else 0
+def bench_command(args):
+    from .bench.command import bench
+    return bench(args.sizes, args.interp_iters, args.micro_n, args.out_dir)
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    from .errors import ImageError, VmmError
+    args = parse(build_parser(), argv)
+    commands = {"run": run_command, "inspect": inspect_command, "bench": bench_command}
     try:
-        commands = {"run": run_command, "inspect": inspect_command, "bench": bench_command}
         return commands[args.command](args)
+    except (ImageError, options.BadOption) as error:
+        return _fail(error)
+    except OSError as error:                   # an output that went away after it was checked
+        return _fail(f"{error.strerror or error}" + (f": {error.filename}" if error.filename else ""))
     except VmmError as error:                  # anything else we anticipated: one line, no traceback
-        print(f"vmm: {error}", file=sys.stderr)
-        return EXIT_GUEST_DIED
+        return _fail(error, EXIT_GUEST_DIED)
+    except KeyboardInterrupt:
+        return _fail("interrupted (Ctrl-C)", EXIT_INTERRUPTED)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+class _TerminalModes:
+    """The modes of the terminal on stdin, put back however the command ends: a device or a
+    debugger that switched it to raw mode must not leave the user's shell in it."""
+
+    def __init__(self):
+        self.saved = None
+        if sys.stdin is not None and sys.stdin.isatty():
+            import termios
+            self.saved = termios.tcgetattr(sys.stdin.fileno())
+
+    def restore(self):
+        if self.saved is not None:
+            import termios
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self.saved)
+
+
+def entry():
+    """The `vmm` command (console script and `python3 -m vmm`): main(), then leave at once.
+    Everything the command writes is flushed or closed by then (the UART flushes every byte);
+    what a normal interpreter exit would add is waiting for tier-2 compilations nobody will
+    run and tearing down LLVM and LIEF, about a third of `vmm run hello.elf`'s wall time."""
+    terminal = _TerminalModes()
+    try:
+        status = main()
+    finally:
+        terminal.restore()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):           # a closed pipe: nothing more can be said
+            pass
+    os._exit(status)

@@ -122,7 +122,7 @@ class Machine:
                 cap = self._service()
                 if cap:
                     self.engine.run(self, min(cap, self._until_deadline(budget)))
-                if timeout is not None and time.perf_counter() - start > timeout:
+                if self.stop_reason is None and timeout is not None and time.perf_counter() - start > timeout:
                     reason = "timeout"
                     break
             else:

@@ -1,31 +1,45 @@
 """The benchmark harness produces every figure from one run, the peers agree on the checksum,
-and the report writes its table, JSON and chart (no timing is asserted)."""
+every engine has a whole-process time, and the report writes tables that fit 100 columns, the
+JSON and the chart (no timing is asserted)."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from rich.console import Console
 
 from vmm.bench.harness import run_suite
-from vmm.bench.report import marginal, print_report, ratios, write_chart, write_json
+from vmm.bench.report import COLOURS, marginal, print_report, ratios, write_chart, write_json
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_small_suite_end_to_end(tmp_path):
-    results = run_suite(sizes=(3,), interp_iters=1, micro_n=2000)
+    lines = []
+    results = run_suite(sizes=(3,), interp_iters=1, micro_n=2000, progress=lines.append)
     assert results["missing"] == {}, results["missing"]
     by_engine = {r["engine"]: r for r in results["guest"]}
     assert set(by_engine) == {"vmm-jit", "vmm-interp", "qemu", "unicorn", "native"}
     checksums = {by_engine[e]["checksum"] for e in ("vmm-jit", "qemu", "unicorn", "native")}
     assert len(checksums) == 1 and None not in checksums
+    assert all(r["process_s"] > 0 and r["process_mips"] > 0 for r in results["guest"])
+    assert by_engine["qemu"]["run_s"] is None and by_engine["unicorn"]["run_s"] < by_engine["unicorn"]["process_s"]
     jit = by_engine["vmm-jit"]
+    assert jit["run_s"] < jit["process_s"]                 # the process adds start-up and loading
     assert jit["instructions"] > 50_000 and jit["blocks_compiled"] > 10
     assert jit["block_executions"] > jit["python_reentries"]
+    assert results["startup"]["vmm-jit"] > 0 and results["startup"]["qemu"] > 0
+    assert len(lines) == 1 + 4 + 1 + 5                      # start-up, 4 engines x 1 size, interp, 5 nanos
     assert {m["name"] for m in results["micro"]} == {"callret", "cli_sti", "port_in", "div0", "smc_store"}
     row = ratios(results)[0]
     assert row["speedup_vs_interp"] > 0 and row["vs_native"] is not None
-    console = Console(record=True, width=200)
+    console = Console(record=True, width=100)
     print_report(results, console)
     text = console.export_text()
-    assert "bench guest" in text and "nanobenchmarks" in text
+    assert "start-up" in text and "bench guest" in text and "nanobenchmarks" in text
+    assert max(map(len, text.splitlines())) <= 100
     write_json(results, tmp_path / "r.json")
     write_chart(results, tmp_path / "r.png")
     assert json.loads((tmp_path / "r.json").read_text())["ratios"][0]["iters"] == 3
@@ -35,7 +49,7 @@ def test_small_suite_end_to_end(tmp_path):
 def test_marginal_cancels_fixed_costs():
     """Two sizes per engine: the fixed cost (start-up, translation) drops out of the figure."""
     def run(engine, iters, seconds):
-        return {"engine": engine, "iters": iters, "instructions": iters * 1000, "seconds": seconds}
+        return {"engine": engine, "iters": iters, "instructions": iters * 1000, "process_s": seconds}
     results = {"guest": [run("vmm-jit", 10, 0.5), run("vmm-jit", 1010, 1.5),       # 1e6 insns/s
                          run("qemu", 10, 0.2), run("qemu", 1010, 2.2),             # 0.5e6 insns/s
                          run("vmm-interp", 1, 3.0)]}                               # one size: no row
@@ -43,3 +57,42 @@ def test_marginal_cancels_fixed_costs():
     assert set(rows) == {"vmm-jit", "qemu"}
     assert abs(rows["vmm-jit"]["mips"] - 1.0) < 1e-9 and abs(rows["qemu"]["mips"] - 0.5) < 1e-9
     assert abs(rows["qemu"]["vmm_jit_ratio"] - 2.0) < 1e-9
+
+
+def test_chart_colours_one_per_engine():
+    assert len(set(COLOURS.values())) == len(COLOURS) == 5
+
+
+def test_bench_command_writes_into_out_dir_with_progress_lines(tmp_path):
+    """Not a terminal: a progress line per finished run on stderr; files go to --out-dir."""
+    out = tmp_path / "results"
+    done = subprocess.run([sys.executable, "-m", "vmm", "bench", "--sizes", "2", "--interp-iters", "1",
+                           "--micro-n", "500", "--out-dir", str(out)], capture_output=True, timeout=300, cwd=tmp_path,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["bench-results.json", "bench-results.png"]
+    assert not list(tmp_path.glob("bench-results.*"))
+    progress = [line for line in done.stderr.decode().splitlines() if line.startswith("vmm bench: ")]
+    assert any("vmm-jit iters=2: process" in line for line in progress) and len(progress) >= 10
+    assert max(map(len, done.stdout.decode().splitlines())) <= 100
+
+
+def _canned_results():
+    def row(engine, iters, process_s, run_s):
+        return {"engine": engine, "iters": iters, "instructions": 1_000_000 * iters, "process_s": process_s,
+                "run_s": run_s, "process_mips": iters / process_s, "run_mips": run_s and iters / run_s,
+                "checksum": "0x1"}
+    return {"startup": None, "missing": {}, "micro": [],
+            "guest": [row("vmm-jit", 10, 2.0, 1.0), row("qemu", 10, 1.0, None), row("vmm-interp", 1, 5.0, 4.0)]}
+
+
+def test_without_matplotlib_tables_and_json_are_written(tmp_path, monkeypatch, capsys):
+    """The chart is the bench extra's: without matplotlib, one line says how to get it."""
+    from vmm.bench import command
+    monkeypatch.setitem(sys.modules, "matplotlib", None)          # import matplotlib -> ImportError
+    monkeypatch.setattr(command, "run_suite", lambda *args, **kwargs: _canned_results())
+    assert command.bench((10,), 1, 100, tmp_path) == 0
+    captured = capsys.readouterr()
+    assert "no chart: the chart needs matplotlib: pip install 'vmm[bench]'" in captured.err
+    assert (tmp_path / "bench-results.json").exists() and not (tmp_path / "bench-results.png").exists()
+    assert "vs qemu" in captured.out

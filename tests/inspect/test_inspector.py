@@ -2,6 +2,9 @@
 in headless Chromium with a block navigated to and a screenshot kept in the test output."""
 
 import shutil
+from dataclasses import replace
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from tests.asmguest import machine_with
 from vmm.inspect import inspect_image, inspect_machine
 from vmm.inspect.html import render_html
 from vmm.inspect.terminal import render
+from vmm.options import BadOption
 
 ROOT = Path(__file__).resolve().parents[2]
 GUEST = """
@@ -45,9 +49,58 @@ def test_views_carry_every_part(views):
     assert tail.callout["cls"] == "CALLOUT" and tail.callout["count"] == 1          # out dx, al
 
 
+HELLO = ROOT / "examples" / "images" / "hello.elf"
+
+
 def test_inspect_at_translates_without_running():
-    machine, views = inspect_image(str(ROOT / "examples" / "images" / "hello.elf"), at=0x100000)
-    assert machine.state.icount == 0 and len(views) == 1 and views[0].address == 0x100000
+    report = inspect_image(str(HELLO), at=0x100000)
+    assert report.machine.state.icount == 0 and len(report.views) == 1 and report.views[0].address == 0x100000
+    assert report.result is None
+
+
+def test_inspect_at_entry_and_outside_ram():
+    report = inspect_image(str(HELLO), at="entry")
+    assert [v.address for v in report.views] == [0x10000C]
+    with pytest.raises(BadOption, match="outside guest RAM"):
+        inspect_image(str(HELLO), at=0x90000000, memory_mb=4)
+
+
+def test_top_limits_the_html_report(tmp_path):
+    """--top K writes K blocks, not every block: the size grows with K, not with the guest."""
+    sizes = {}
+    for top in (1, 3):
+        out = tmp_path / f"top{top}.html"
+        done = subprocess.run([sys.executable, "-m", "vmm", "inspect", str(HELLO), "--top", str(top), "--html",
+                               str(out), "--no-ir"], capture_output=True, timeout=120, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        page = out.read_text()
+        assert page.count("<section class='block'") == top
+        assert f"{top} of 41 blocks".encode() in done.stderr
+        sizes[top] = len(page)
+    assert sizes[1] < sizes[3] < 200_000
+
+
+def test_host_offsets_are_not_lexer_errors(views):
+    """Offsets sit in a gutter: no token of the highlighted host code is an error (the NASM
+    lexer reads "00a0" as one), and every offset is still shown."""
+    from pygments.lexers import NasmLexer
+    from pygments.token import Error
+    hottest = views[0]
+    code = "\n".join(insn for _, insn in hottest.host_lines())
+    assert not [v for t, v in NasmLexer().get_tokens(code) if t in Error]
+    page = render_html([hottest])
+    assert "class='err'" not in page and 'class="err"' not in page
+    assert all(offset in page for offset, _ in hottest.host_lines())
+
+
+def test_reasons_once_per_block_and_ir_label_by_tier(views):
+    hottest = views[0]
+    assert hottest.reasons()[0] == hottest.insns[0].reason and hottest.reasons()[1:] == ["", ""]
+    tier0 = next(v for v in views if v.tier == 0)
+    label, ir = tier0.ir_run()
+    assert "as generated" in label and ir == tier0.ir_before
+    label, ir = replace(tier0, tier=2).ir_run()
+    assert "after the tier-2 passes" in label and ir == tier0.ir_after
 
 
 def test_html_report_in_headless_chromium(views, tmp_path):

@@ -1,12 +1,22 @@
-"""Run the workload set on vmm's engines and on the peers, side by side, in one process.
+"""Run the workload set on vmm's engines and on the peers, side by side.
 
 Every figure is measured in this run; ratios are computed from these measurements only.
 Guest instruction counts come from vmm (the guest is deterministic, so a peer running the
-same image executes the same instructions).
+same image executes the same instructions).  Each bench-guest row has two times, labelled:
+
+  process_s  the whole process as a user runs it (`python3 -m vmm run`, qemu-system-i386,
+             the native program, a Python running Unicorn): start-up, loading, run, exit;
+             every engine has it, so ratios between engines use it
+  run_s      the run alone, timed inside the process (Machine.run, Unicorn's emu_start);
+             None for QEMU and native code, which do not report it
+
+The vmm translator also runs in this process, for its translation figures.  Start-up is
+measured on its own: `vmm run` and qemu-system-i386 on the hello guest (best of three).
+`progress` is called with a line after each finished measurement.
 
 Example:
     results = run_suite(sizes=(10, 100), micro_n=20_000, progress=print)
-    results["guest"][0]["mips"]
+    results["guest"][0]["process_mips"], results["startup"]
 """
 
 import io
@@ -15,10 +25,11 @@ import time
 
 from ..machine import Machine
 from . import peers
-from .workloads import BENCH_IMAGE, MICRO, ORIGIN
+from .workloads import BENCH_IMAGE, HELLO_IMAGE, MICRO, ORIGIN
 
 INTERP_SHARE = 0.01          # the interpreter runs this share of each nanobenchmark's count...
 INTERP_MAX = 5_000           # ...and at most this many iterations
+STARTUP_REPEAT = 3           # start-up: the fastest of this many runs counts
 
 
 def _translator_figures(m, seconds):
@@ -52,7 +63,7 @@ def vmm_guest(engine, iters, memory_mb=128):
     start = time.perf_counter()
     result = m.run()
     seconds = time.perf_counter() - start
-    row = {"engine": f"vmm-{engine}", "iters": iters, "seconds": seconds, "instructions": result.instructions,
+    row = {"engine": f"vmm-{engine}", "iters": iters, "run_s": seconds, "instructions": result.instructions,
            "checksum": peers._checksum(serial.getvalue()), "exit": result.reason}
     row.update(_translator_figures(m, seconds))
     return row
@@ -84,30 +95,54 @@ def _peer(fn, *args):
         return None, str(missing)
 
 
-def run_suite(sizes=(2000, 20000, 100000), interp_iters=20, micro_n=2_000_000, progress=lambda msg: None):
-    """Measure everything; returns a dict ready for the report (and JSON)."""
-    missing = {}
-    guest = []
+PROCESSES = {"vmm-jit": lambda iters: peers.vmm_process("jit", iters), "qemu": peers.qemu_guest,
+             "unicorn": peers.unicorn_process, "native": peers.native_guest}
+
+
+def _mips(row):
+    for time_key, mips_key in (("process_s", "process_mips"), ("run_s", "run_mips")):
+        seconds = row.get(time_key)
+        row[mips_key] = row["instructions"] / seconds / 1e6 if seconds else None
+    return row
+
+
+def _line(row):
+    run = f", run {row['run_s']:.3f} s" if row.get("run_s") is not None else ""
+    return (f"{row['engine']} iters={row['iters']}: process {row['process_s']:.3f} s{run}, "
+            f"checksum {row['checksum']}")
+
+
+def guest_rows(sizes, interp_iters, progress, missing):
+    """The bench guest on every engine at every size (the interpreter at `interp_iters`)."""
+    rows = []
     for iters in sizes:
-        progress(f"bench guest iters={iters}: vmm-jit")
         jit = vmm_guest("jit", iters)
-        guest.append(jit)
-        for name, fn in (("qemu", peers.qemu_guest), ("unicorn", peers.unicorn_guest), ("native", peers.native_guest)):
-            progress(f"bench guest iters={iters}: {name}")
+        for engine, fn in PROCESSES.items():
             measured, why = _peer(fn, iters)
             if why:
-                missing[name] = why
+                missing[engine] = why
                 continue
-            seconds, checksum = measured
-            guest.append({"engine": name, "iters": iters, "seconds": seconds, "checksum": checksum,
-                          "instructions": jit["instructions"]})
-    progress(f"bench guest iters={interp_iters}: vmm-interp")
-    guest.append(vmm_guest("interp", interp_iters))
-    for row in guest:
-        row["mips"] = row["instructions"] / row["seconds"] / 1e6 if row["seconds"] else 0.0
-    micro = []
+            row = jit if engine == "vmm-jit" else {"engine": engine, "iters": iters,
+                                                     "instructions": jit["instructions"]}
+            row.update(measured, run_s=row.get("run_s", measured["run_s"]))
+            rows.append(_mips(row))
+            progress(_line(row))
+    interp = peers.vmm_process("interp", interp_iters)
+    rows.append(_mips({"engine": "vmm-interp", "iters": interp_iters, **interp}))
+    progress(_line(rows[-1]))
+    return rows
+
+
+def startup_row():
+    """Whole-process seconds of the hello guest on `vmm run` and on QEMU, fastest of a few."""
+    runs = [peers.startup(HELLO_IMAGE) for _ in range(STARTUP_REPEAT)]
+    best = {engine: min(run[engine] for run in runs) for engine in runs[0]}
+    return best | {"image": HELLO_IMAGE.name, "vmm_over_qemu": best["vmm-jit"] / best["qemu"]}
+
+
+def micro_rows(micro_n, progress):
+    rows = []
     for name, work in MICRO.items():
-        progress(f"nanobenchmark {name}")
         n_jit = max(1, int(micro_n * work.share))
         n_interp = max(1, min(INTERP_MAX, int(n_jit * INTERP_SHARE)))
         row = {"name": name, "rewrite": work.rewrite, "n": n_jit}
@@ -116,8 +151,21 @@ def run_suite(sizes=(2000, 20000, 100000), interp_iters=20, micro_n=2_000_000, p
         if name == "div0":
             row["unicorn_ns"] = None          # Unicorn hands exceptions to hooks, not the guest IDT
         else:
-            measured, why = _peer(marginal_ns, lambda k: peers.unicorn_micro(work.assemble(k)), n_jit)
-            row["unicorn_ns"] = measured
-        micro.append(row)
-    return {"host": platform.platform(), "python": platform.python_version(), "guest": guest,
-            "micro": micro, "missing": missing, "when": time.strftime("%Y-%m-%d %H:%M")}
+            row["unicorn_ns"], _ = _peer(marginal_ns, lambda k: peers.unicorn_micro(work.assemble(k)), n_jit)
+        rows.append(row)
+        progress(f"nanobenchmark {name}: vmm-jit {row['vmm-jit_ns']:.1f} ns per iteration")
+    return rows
+
+
+def run_suite(sizes=(2000, 20000, 100000), interp_iters=20, micro_n=2_000_000, progress=lambda msg: None):
+    """Measure everything; returns a dict ready for the report (and JSON)."""
+    missing = {}
+    try:
+        startup = startup_row()
+        progress(f"start-up ({startup['image']}): vmm {startup['vmm-jit']:.3f} s, qemu {startup['qemu']:.3f} s")
+    except peers.Missing as why:
+        startup, missing["qemu"] = None, str(why)
+    guest = guest_rows(sizes, interp_iters, progress, missing)
+    micro = micro_rows(micro_n, progress)
+    return {"host": platform.platform(), "python": platform.python_version(), "startup": startup,
+            "guest": guest, "micro": micro, "missing": missing, "when": time.strftime("%Y-%m-%d %H:%M")}

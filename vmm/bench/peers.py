@@ -1,28 +1,39 @@
-"""The peers a user would pick instead of vmm, run on the same workloads.
+"""The peers a user would pick instead of vmm, and vmm itself, run as whole processes.
 
-  qemu     qemu-system-i386 (TCG) booting the same multiboot image; its wall time includes
-           QEMU's own start-up, measured separately with iters=1 and reported
-  unicorn  Unicorn 2 from Python running the same image or nanobenchmark, port I/O hooked
+  vmm      `python3 -m vmm run` on the image, as a user runs it (same interpreter, same vmm)
+  qemu     qemu-system-i386 (TCG) booting the same multiboot image
+  unicorn  Unicorn 2 from Python running the same image or nanobenchmark, port I/O hooked;
+           as a process (a Python that imports unicorn and vmm's loader) and in-process
   native   the benchmark's C source built with gcc -m32 -O2 as a Linux program
 
-A peer that is not installed is reported as missing with the command that installs it.
+Each process run gives its whole wall time (start-up, loading, the run, exit) and, where the
+process can tell, the time of the run alone.  A peer that is not installed is reported as
+missing with the command that installs it (into this Python's environment, for unicorn).
 
 Example:
-    PEERS["qemu"].available()    # (False, "apt-get install qemu-system-x86") when absent
+    qemu_guest(2000)        # {"process_s": 0.12, "run_s": None, "checksum": "0x047310e0"}
+    vmm_process("jit", 2000)
 """
 
+import os
 import re
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 from ..boot import load_image
+from ..errors import VmmError
 from ..memory import PhysicalMemory
 from .workloads import BENCH_IMAGE, EXAMPLES, ORIGIN
 
 CHECKSUM = re.compile(rb"checksum=(0x[0-9a-fA-F]+)")
+SUMMARY = re.compile(rb"vmm: ([0-9]+) instructions in ([0-9.]+) s")     # vmm run's summary line
 NATIVE = EXAMPLES / "build" / "bench-native"
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]             # the vmm being benchmarked
+TIMEOUT = 600
 
 
 class Missing(Exception):
@@ -34,30 +45,72 @@ def _checksum(output):
     return match.group(1).decode() if match else None
 
 
-def qemu_guest(iters, memory_mb=128):
-    """(seconds, checksum) of qemu-system-i386 running the bench guest."""
+def _process(cmd, **kwargs):
+    """(wall seconds, CompletedProcess) of `cmd`, stdin closed, output captured."""
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL, **kwargs)
+    return time.perf_counter() - start, done
+
+
+def _python(args):
+    """(wall seconds, CompletedProcess) of this Python running `args`, importing this vmm.
+    As an installed package runs, with compiled bytecode: where the environment turns the
+    bytecode cache off (PYTHONDONTWRITEBYTECODE), it is kept in a temporary directory instead
+    (compiling vmm's modules at every start would add about 60 ms to each process)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_ROOT),
+                                                                     os.environ.get("PYTHONPATH")])))
+    if env.pop("PYTHONDONTWRITEBYTECODE", None):
+        env.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "vmm-bench-pycache"))
+    return _process([sys.executable, *args], env=env)
+
+
+def qemu_command(image, cmdline="", memory_mb=128):
     qemu = shutil.which("qemu-system-i386")
     if qemu is None:
         raise Missing("qemu-system-i386 not found: apt-get install qemu-system-x86")
-    cmd = [qemu, "-kernel", str(BENCH_IMAGE), "-append", f"iters={iters}", "-m", str(memory_mb),
-           "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
-           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, timeout=600, stdin=subprocess.DEVNULL)
-    return time.perf_counter() - start, _checksum(done.stdout)
+    return [qemu, "-kernel", str(image), "-append", cmdline, "-m", str(memory_mb),
+            "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+
+
+def _measured(process_s, run_s, output, **more):
+    """A process run's figures: whole-process wall seconds, seconds of the run alone (None when
+    the process does not say), and the guest's checksum."""
+    return {"process_s": process_s, "run_s": run_s, "checksum": _checksum(output), **more}
+
+
+def qemu_guest(iters, memory_mb=128):
+    """qemu-system-i386 running the bench guest (it does not time its run: run_s is None)."""
+    seconds, done = _process(qemu_command(BENCH_IMAGE, f"iters={iters}", memory_mb))
+    return _measured(seconds, None, done.stdout)
+
+
+def vmm_process(engine, iters, image=BENCH_IMAGE):
+    """`python3 -m vmm run` on the bench guest; run_s and instructions from its summary line."""
+    seconds, done = _python(["-m", "vmm", "run", str(image), "--engine", engine, "--append", f"iters={iters}"])
+    summary = SUMMARY.search(done.stderr)
+    if summary is None:
+        raise VmmError(f"the bench's `vmm run` failed: {done.stderr.decode(errors='replace').strip()}")
+    return _measured(seconds, float(summary.group(2)), done.stdout, instructions=int(summary.group(1)))
+
+
+def startup(image, engines=("vmm-jit", "qemu")):
+    """Whole-process seconds of `vmm run IMAGE` (jit) and of qemu-system-i386 -kernel IMAGE."""
+    run = {"vmm-jit": lambda: _python(["-m", "vmm", "run", str(image)]),
+           "qemu": lambda: _process(qemu_command(image))}
+    return {engine: run[engine]()[0] for engine in engines}
 
 
 def native_guest(iters):
-    """(seconds, checksum) of the benchmark compiled natively with gcc -m32 -O2."""
+    """The benchmark compiled natively with gcc -m32 -O2, as a Linux process."""
     if not NATIVE.exists():
         if shutil.which("gcc") is None:
             raise Missing("gcc not found: apt-get install gcc-multilib")
         built = subprocess.run(["make", "-C", str(EXAMPLES), "native"], capture_output=True)
         if built.returncode != 0 or not NATIVE.exists():
             raise Missing("cannot build the native benchmark (gcc -m32): apt-get install gcc-multilib")
-    start = time.perf_counter()
-    done = subprocess.run([str(NATIVE), f"iters={iters}"], capture_output=True, timeout=600)
-    return time.perf_counter() - start, _checksum(done.stdout)
+    seconds, done = _process([str(NATIVE), f"iters={iters}"])
+    return _measured(seconds, None, done.stdout)
 
 
 def _unicorn():
@@ -65,7 +118,8 @@ def _unicorn():
         import unicorn
         from unicorn import x86_const
     except ImportError as error:
-        raise Missing("unicorn not installed: pip install unicorn") from error
+        raise Missing(f"unicorn cannot be imported by {sys.executable} ({error}): "
+                      f"{sys.executable} -m pip install unicorn") from error
     return unicorn, x86_const
 
 
@@ -94,7 +148,7 @@ def _run_unicorn(setup, memory_mb=16):
 
 
 def unicorn_guest(iters, memory_mb=16):
-    """(seconds, checksum) of Unicorn running the bench guest image."""
+    """(seconds of the run, checksum) of Unicorn running the bench guest image, in this process."""
     def setup(uc, X):
         memory = PhysicalMemory(memory_mb << 20)
         boot = load_image(str(BENCH_IMAGE), memory, cmdline=f"iters={iters}")
@@ -104,6 +158,17 @@ def unicorn_guest(iters, memory_mb=16):
         return boot.entry
     seconds, output = _run_unicorn(setup, memory_mb)
     return seconds, _checksum(output)
+
+
+def unicorn_process(iters):
+    """A Python process running `unicorn_guest` (it prints its run's seconds and the output)."""
+    _unicorn()
+    seconds, done = _python(["-c", "import sys; from vmm.bench.peers import unicorn_guest; "
+                                   "print('%s checksum=%s' % unicorn_guest(int(sys.argv[1])))", str(iters)])
+    if done.returncode != 0:
+        raise VmmError(f"the bench's Unicorn process failed: {done.stderr.decode(errors='replace').strip()}")
+    run, output = done.stdout.split(maxsplit=1)
+    return _measured(seconds, float(run), output)
 
 
 def unicorn_micro(code):

@@ -17,6 +17,7 @@ from keystone import Ks, KS_ARCH_X86, KS_MODE_32
 ORIGIN = 0x1000
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BENCH_IMAGE = EXAMPLES / "images" / "bench.elf"
+HELLO_IMAGE = EXAMPLES / "images" / "hello.elf"          # start-up: the smallest guest
 
 _GDT_IDT = """
 setup:

@@ -23,6 +23,8 @@ __all__ = ["BootState", "load_image", "load_flat", "load_multiboot"]
 def load_image(path, memory, cmdline="", flat_address=None):
     """Load the file at `path`: flat at `flat_address` if given, else as multiboot with `cmdline`."""
     name = str(path)
+    if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():
+        raise ImageError(f"not a regular file (a device or a pipe would be read without end): {name}")
     try:
         image = Path(path).read_bytes()
     except OSError as error:

@@ -6,6 +6,6 @@ Example:
     views[0].insns[0].cls, views[0].ir_after, views[0].host
 """
 
-from .model import BlockView, InsnView, inspect_machine, inspect_image
+from .model import BlockView, InsnView, InspectReport, inspect_machine, inspect_image
 
-__all__ = ["BlockView", "InsnView", "inspect_machine", "inspect_image"]
+__all__ = ["BlockView", "InsnView", "InspectReport", "inspect_machine", "inspect_image"]

@@ -15,6 +15,7 @@ Example:
 from dataclasses import dataclass, field
 
 from ..machine import Machine
+from ..options import check_in_ram
 from ..translator import engine as jit_engine
 from ..translator.irtext import Module
 from ..translator.rules import decide
@@ -41,7 +42,26 @@ class BlockView:
     callout: dict = field(default_factory=dict)      # {"address", "text", "cls", "count"} or {}
     ir_before: str = ""
     ir_after: str = ""
-    host: list = field(default_factory=list)
+    host: list = field(default_factory=list)         # ["0000  mov eax, ...", ...]: offset, instruction
+
+    def reasons(self):
+        """Each instruction's rewrite reason, said once per block: a reason the block already
+        gave on an earlier row is "" (a run of IDENT rows says "lowered to IR as-is" once)."""
+        seen, out = set(), []
+        for insn in self.insns:
+            out.append("" if insn.reason in seen else insn.reason)
+            seen.add(insn.reason)
+        return out
+
+    def ir_run(self):
+        """(label, IR) of the code this block runs: as generated at tier 0, optimised at tier 2."""
+        if self.tier == 2:
+            return "LLVM IR after the tier-2 passes (the code that runs)", self.ir_after
+        return "LLVM IR as generated (tier 0: the code that runs)", self.ir_before
+
+    def host_lines(self):
+        """[(offset, instruction)] of the host code, split for display in two columns."""
+        return [tuple(line.split("  ", 1)) if "  " in line else ("", line) for line in self.host]
 
 
 def _block_module(translator, block):
@@ -88,16 +108,37 @@ def inspect_machine(machine, detail=True, limit=None):
     return [view_block(translator, b, detail) for b in blocks[:limit]]
 
 
-def inspect_image(path, at=None, run=None, memory_mb=128, cmdline="", limit=None):
-    """Load an image and either translate the block at `at` (no run) or run `run` instructions
-    (None: until the guest stops); return (machine, views)."""
-    machine = Machine(memory_mb=memory_mb, engine="jit")
-    machine.load(path, cmdline=cmdline)
+@dataclass
+class InspectReport:
+    """What `inspect_image` found: the machine, the views (the `limit` hottest blocks), how many
+    blocks were live, and how the run ended (None with `at`: nothing ran)."""
+
+    machine: Machine
+    views: list
+    live_blocks: int
+    result: object = None        # the RunResult
+
+    def summary(self):
+        if self.result is None:
+            return "translated without running the guest"
+        ran = f"{self.machine.state.icount} guest instructions, {self.result.reason}"
+        ran += f": {self.result.message}" if self.result.message else ""
+        return f"{ran}; the {len(self.views)} hottest of {self.live_blocks} live blocks"
+
+
+def inspect_image(path, at=None, run=None, memory_mb=128, cmdline="", limit=None, address=None, serial=None):
+    """Load an image and either translate the block at `at` (an address, or "entry"; no run)
+    or run `run` instructions (None: until the guest stops); return an InspectReport.
+    BadOption if `at` lies outside RAM."""
+    machine = Machine(memory_mb=memory_mb, engine="jit", serial=serial)
+    boot = machine.load(path, cmdline=cmdline, address=address)
     if at is not None:
+        at = check_in_ram(boot.entry if at == "entry" else at, memory_mb, "--at")
         machine.translator = machine.translator or jit_engine.Translator(machine)
         machine.translator.translate(at)
-        views = [view_block(machine.translator, machine.translator.cache.blocks[at])] \
-            if at in machine.translator.cache.blocks else []
-        return machine, views
-    machine.run(max_insns=run)
-    return machine, inspect_machine(machine, limit=limit)
+        block = machine.translator.cache.blocks.get(at)
+        views = [view_block(machine.translator, block)] if block is not None else []
+        return InspectReport(machine, views, len(views))
+    result = machine.run(max_insns=run)
+    live = len(machine.translator.cache.blocks) if machine.translator is not None else 0
+    return InspectReport(machine, inspect_machine(machine, limit=limit), live, result)

@@ -29,6 +29,7 @@ from .mmu import FETCH, PAGE_MASK
 from .operands import Unsupported, convert
 from .state import CS
 from .table import lookup, UNDEFINED
+from ..errors import MemoryAccessError
 from ..memory import CODE_SHIFT
 
 MAX_INSN_BYTES = 15
@@ -108,13 +109,26 @@ class Decoder:
         insn = self.last.get(k)
         if insn is None or self.memory.read(phys, insn.size) != insn.raw:
             length = min(MAX_INSN_BYTES, self.memory.size - phys)
-            insn = self.last[k] = self.from_bytes(address, self.memory.read(phys, max(length, 1)))
+            raw = self.memory.read(phys, max(length, 1))
+            insn = self.from_bytes(address, raw)
+            if insn.spec is UNDEFINED and length < MAX_INSN_BYTES:
+                self._check_not_cut_off(phys, raw)
+            self.last[k] = insn
         self.cache[k] = insn
         first, last = phys >> CODE_SHIFT, (phys + insn.size - 1) >> CODE_SHIFT
         for granule in range(first, last + 1):
             self.granule_index.setdefault(granule, []).append(k)
             self.memory.mark_code(granule)
         return insn
+
+    def _check_not_cut_off(self, phys, raw):
+        """Bytes that do not decode at the end of RAM: if they begin an instruction that RAM
+        cuts off, fetching its missing bytes faults (MemoryAccessError), as on hardware; a #UD
+        is for bytes that are no instruction at all."""
+        whole = next(self.cs.disasm(raw + bytes(MAX_INSN_BYTES - len(raw)), phys, 1), None)
+        if whole is not None and whole.size > len(raw):
+            raise MemoryAccessError(f"instruction fetch at {phys:#x}: the instruction ({whole.size} bytes) runs past "
+                                    f"the end of guest RAM ({self.memory.size:#x})")
 
     def from_bytes(self, address, raw):
         """Decode one instruction from `raw` at EIP `address` (not cached)."""
