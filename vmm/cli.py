@@ -12,6 +12,7 @@ Example:
 """
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -114,6 +115,9 @@ def build_parser():
                      help="stop after S seconds (default: no limit)")
     run.add_argument("--check", action="store_true",
                      help="run the translator and the interpreter in lockstep; stop at the first divergence")
+    run.add_argument("--clock", choices=("virtual", "host"), default="virtual",
+                     help="guest time: virtual (one instruction is one ns, reproducible runs) or host "
+                          "(follows the wall clock, for interactive use)")
     ins = _subparser(sub, "inspect", "show how the translator rewrote a guest, block by block", INSPECT_EPILOG)
     _add_guest_options(ins)
     where = ins.add_mutually_exclusive_group()
@@ -164,20 +168,45 @@ def run_command(args):
     from .machine import Machine
     serial = args.serial.open(sys.stdout.buffer)
     engine = "jit" if args.check else args.engine
-    machine = Machine(memory_mb=args.memory, engine=engine, serial=serial, jit_tier=args.jit_tier)
+    machine = Machine(memory_mb=args.memory, engine=engine, serial=serial, jit_tier=args.jit_tier,
+                      clock=args.clock)
     _load(machine, args)
     if args.check:      # Ctrl-C here is a KeyboardInterrupt: a stop request would read as a divergence
         shadow = Machine(memory_mb=args.memory, engine="interp", serial=None)
         _load(shadow, args)
-        report = lockstep(machine, shadow, max_insns=args.max_insns)
+        _queue_input(machine, shadow)
+        report = lockstep(machine, shadow, max_insns=args.max_insns, timeout=args.timeout)
         _flush(serial)
         print(report.describe(), file=sys.stderr)
         return EXIT_GUEST_DIED if report.divergence else 0
-    with _stop_on_sigint(machine):
+    with _stop_on_sigint(machine), _console_input(machine):
         result = machine.run(max_insns=args.max_insns, timeout=args.timeout)
     _flush(serial)
     print(result.summary(), file=sys.stderr)
     return exit_status(result)
+
+
+@contextlib.contextmanager
+def _console_input(machine):
+    """Standard input feeds the guest's COM1, QEMU's `-serial stdio`: a terminal in raw
+    mode for the length of the run (always restored), a pipe or file as it arrives."""
+    from .devices.console import ConsoleInput, RawTerminal
+    if sys.stdin is None:
+        yield
+        return
+    with RawTerminal(sys.stdin):
+        ConsoleInput(machine.clock, machine.devices["com1"].feed, fd=sys.stdin.fileno()).start()
+        yield
+
+
+def _queue_input(*machines):
+    """Under --check, piped input is read whole and queued in every machine's COM1 before
+    the run, so both engines see it at the same instruction (a terminal gives none)."""
+    if sys.stdin is None or sys.stdin.isatty():
+        return
+    data = sys.stdin.buffer.read()
+    for machine in machines:
+        machine.devices["com1"].feed(data)
 
 
 def _flush(serial):

@@ -57,9 +57,10 @@ class RunResult:
 class Machine:
     """A 32-bit PC: `memory_mb` of RAM, COM1, isa-debug-exit, POST port, VGA text buffer.
     `jit_tier=2` compiles every block with the optimisation passes at once, instead of
-    fast tier-0 code first (for comparing the tiers; slower to start)."""
+    fast tier-0 code first (for comparing the tiers; slower to start).  `clock="host"` makes
+    guest time follow the wall clock (interactive use) instead of the instruction count."""
 
-    def __init__(self, memory_mb=DEFAULT_RAM_MB, engine="interp", serial=None, jit_tier=0):
+    def __init__(self, memory_mb=DEFAULT_RAM_MB, engine="interp", serial=None, jit_tier=0, clock="virtual"):
         if engine not in ENGINES:
             raise VmmError(f"unknown engine {engine!r} (have: {', '.join(ENGINES)})")
         if jit_tier not in (0, 2):
@@ -76,7 +77,9 @@ class Machine:
         self.decoder = Decoder(self.memory)
         self.builder = InterpBuilder(self.state, self.mmu)
         self.msrs = MsrFile(self.state)
-        self.clock = VirtualClock(self.state)
+        if clock not in ("virtual", "host"):
+            raise VmmError(f"clock {clock!r} is not one of virtual, host")
+        self.clock = VirtualClock(self.state, clock)
         self.clock.on_change = self.request_interrupt_check
         self.pic = None                 # the interrupt controller, once the board has one
         self.attention = False          # engines return to the monitor loop at once when set

@@ -26,6 +26,7 @@ import time
 
 NS_PER_TICK = 1                 # one guest instruction (TSC tick) is one virtual nanosecond
 TSC_HZ = 1_000_000_000          # what the guest measures the TSC at
+IDLE_SLEEP_NS = 50_000_000      # longest host sleep in one idle step (host mode)
 
 
 class Timer:
@@ -81,12 +82,17 @@ class VirtualClock:
             self.state.tsc = (self.state.tsc + ns // NS_PER_TICK) & 0xFFFFFFFFFFFFFFFF
 
     def idle(self):
-        """hlt with interrupts on: skip to the next deadline.  False if nothing is armed
-        (the guest would wait for ever)."""
+        """hlt with interrupts on: skip to the next deadline (in host mode, sleep towards it,
+        at most 50 ms at a time so the monitor stays responsive).  False if nothing is
+        armed (the guest would wait for ever)."""
         deadline = self.next_deadline()
         if deadline is None:
             return False
-        self.advance(deadline - self.now())
+        if self.mode == "host":
+            time.sleep(max(0.0, min(deadline - self.now(), IDLE_SLEEP_NS)) / 1e9)
+            self.sync_host()
+        else:
+            self.advance(deadline - self.now())
         return True
 
     def sync_host(self):
