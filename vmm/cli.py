@@ -137,10 +137,10 @@ def check_command(args, machine):
     """--check: the interpreter shadows the translator; a divergence exits with status 4."""
     shadow = Machine(memory_mb=args.memory, engine="interp", serial=None)
     shadow.load(args.image, cmdline=args.append, address=args.load_address)
-    report = lockstep(machine, shadow, max_insns=args.max_insns)
+    report = lockstep(machine, shadow, max_insns=args.max_insns, timeout=args.timeout)
     args.serial.flush()
     print(report.describe(), file=sys.stderr)
-    return EXIT_GUEST_DIED if report.divergence else 0
+    return EXIT_GUEST_DIED if report.divergence else EXIT_TIMEOUT if report.reason == "timeout" else 0
 
 
 def main(argv=None):

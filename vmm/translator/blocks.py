@@ -2,13 +2,14 @@
 
 A block ends after a control transfer or an instruction that must end it
 (rep string ops, popf, sti...), before a CALLOUT or UNDEF instruction, or at
-MAX_INSNS.  A block that would be empty (its first instruction is a callout)
-is None: the monitor runs that instruction itself.
+MAX_INSNS.  A block that would be empty (its first instruction is a callout, or
+cannot be fetched) is empty: the monitor runs that instruction itself.
 
 Example:
     insns, fallthrough = form_block(decoder, 0x100000)
 """
 
+from ..errors import VmmError
 from .rules import decide
 
 MAX_INSNS = 64
@@ -19,7 +20,13 @@ def form_block(decoder, phys):
     insns = []
     addr = phys
     while len(insns) < MAX_INSNS:
-        insn = decoder.decode(addr)
+        try:
+            insn = decoder.decode(addr)
+        except VmmError:
+            # Code running off the end of RAM: the block ends before the instruction that
+            # cannot be fetched, so its valid instructions run first and the monitor reports
+            # the fetch error at the faulting address, as the interpreter does.
+            break
         decision = decide(insn)
         if not decision.translated:
             break

@@ -84,7 +84,9 @@ class Translator:
         m, s = self.m, self.m.state
         start = s.icount
         limit = start + budget
-        while s.icount < limit and m.stop_reason is None:
+        entered = False              # every call makes progress, even with no time left
+        while s.icount < limit and m.stop_reason is None and not (entered and m.past_deadline()):
+            entered = True
             s.icount_limit = limit
             if m.code_hooks or s.seg[CS].base != 0:
                 interp.run(m, limit - s.icount)      # hooks and segmented code: interpreter
@@ -93,10 +95,16 @@ class Translator:
                 self._install_tier2()
                 if self.tier2_jobs:                  # still compiling: come back soon to install it
                     s.icount_limit = min(limit, s.icount + POLL)
+            cap = s.icount_limit
             self.entries += 1
             code = self.dispatch(self.state_address)
             s.icount_limit = limit
             self.exits[code] = self.exits.get(code, 0) + 1
+            if code == BUDGET and cap == limit:
+                # The next block is longer than what is left: the interpreter runs the rest
+                # (fewer than MAX_INSNS), so the run retires exactly `budget` instructions.
+                interp.run(m, limit - s.icount)
+                continue
             if code == MISS and s.eip not in self.step_sites and self._refill_or_translate(s.eip):
                 continue
             if code in (MISS, STEP) and s.icount < limit:
@@ -172,7 +180,7 @@ class Translator:
             loop = plan_loop(self.layout, insns)
             self.loop_blocks += 1
         fb = LLVMBuilder(module, name, self.layout, self.cache.counter_address(index), eager=tier == 0,
-                         loop=loop)
+                         loop=loop, length=len(insns))
         for insn in insns:
             fb.emit(insn)
         # Tier 0 leaves through the dispatcher: LLVM's fast instruction selection cannot do

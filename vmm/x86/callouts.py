@@ -61,14 +61,21 @@ def io_out(m, b, i):
 
 
 def _string_io(m, b, i, step):
-    """ins/outs, with rep done in one callout (all iterations: ports have no page faults)."""
-    count = b.reg(ECX, 32, 0) if (i.rep or i.repne) else 1
-    port = b.reg(EDX, 16, 0)
+    """ins/outs: one transfer per execution.  Under rep, EIP stays on the instruction until
+    ECX (CX with 0x67) reaches 0, so every iteration retires as one instruction and a run can
+    stop between them, as the memory string ops (semantics/string.py) and hardware do."""
+    rep = i.rep or i.repne
+    aw = 16 if i.addr16 else 32
+    count = b.reg(ECX, aw, 0)
+    if rep and count == 0:
+        return
     size = next(op.w for op in i.ops if op.kind == "mem") // 8     # ops[0] is DX for outs
-    for _ in range(count):
-        step(port, size)
-    if i.rep or i.repne:
-        b.set_reg(ECX, 0, 32, 0)
+    step(b.reg(EDX, 16, 0), size)
+    if rep:
+        left = (count - 1) & ((1 << aw) - 1)
+        b.set_reg(ECX, left, aw, 0)
+        if left:
+            b.jump(i.address)
 
 
 def ins(m, b, i):

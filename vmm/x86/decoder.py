@@ -71,13 +71,24 @@ class Decoder:
         insn = self.last.get(phys)
         if insn is None or self.memory.read(phys, insn.size) != insn.raw:
             length = min(MAX_INSN_BYTES, self.memory.size - phys)
-            insn = self.last[phys] = self._from_bytes(phys, self.memory.read(phys, max(length, 1)))
+            raw = self.memory.read(phys, max(length, 1))
+            insn = self._from_bytes(phys, raw)
+            if insn.spec is UNDEFINED and length < MAX_INSN_BYTES:
+                self._check_cut_off(phys, raw)
+            self.last[phys] = insn
         self.cache[phys] = insn
         first, last = phys >> CODE_SHIFT, (phys + insn.size - 1) >> CODE_SHIFT
         for granule in range(first, last + 1):
             self.granule_index.setdefault(granule, []).append(phys)
             self.memory.mark_code(granule)
         return insn
+
+    def _check_cut_off(self, phys, raw):
+        """An instruction that does not decode in the bytes left before the end of RAM but
+        would with more is a fetch outside RAM (a memory error), not #UD."""
+        whole = self._from_bytes(phys, raw + bytes(MAX_INSN_BYTES - len(raw)))
+        if whole.spec is not UNDEFINED or whole.size > len(raw):
+            self.memory.check(phys, max(whole.size, len(raw) + 1))
 
     def _from_bytes(self, address, raw):
         cs_insn = next(self.cs.disasm(raw, address, 1), None)
