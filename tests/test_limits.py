@@ -126,7 +126,7 @@ def test_timeout_holds_against_slow_guests(engine, guest):
     result = m.run(timeout=0.4)
     elapsed = time.perf_counter() - start
     assert result.reason == "timeout", result
-    assert elapsed < 1.5, f"{guest} on {engine}: {elapsed:.2f} s for a 0.4 s timeout"
+    assert elapsed < 2, f"{guest} on {engine}: {elapsed:.2f} s for a 0.4 s timeout"
 
 
 @pytest.mark.parametrize("engine", ENGINE_VARIANTS)

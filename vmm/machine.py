@@ -78,6 +78,9 @@ class Machine:
         self.clock = VirtualClock(self.state)
         self.pic = None                 # the interrupt controller, once the board has one
         self.code_hooks = []
+        self.breakpoints = set()        # addresses the run stops before (a debugger's); see set_breakpoints
+        self.step_over = None           # (icount, address): the breakpoint a debugger resumes from
+        self.trace = None               # a vmm.debug.trace.Trace when -d logging is on
         self.port_hooks = {}
         self.stop_reason = None
         self.deadline = None            # perf_counter() time a run with a timeout ends
@@ -150,6 +153,13 @@ class Machine:
         """Called when the CPU mode changes (CR writes): translated code may assume the old one."""
         if self.translator is not None:
             self.translator.cache.flush()
+
+    def set_breakpoints(self, addresses):
+        """Stop runs (reason "breakpoint") before executing any of `addresses`.  Translations
+        are dropped, so translated blocks end before each breakpoint and the monitor sees EIP
+        reach it; the run that starts on a breakpoint with `step_over` set runs it."""
+        self.breakpoints = set(addresses)
+        self.invalidate_translations()
 
     # ---- ports ---------------------------------------------------------------------------
     def hook_port(self, port, read=None, write=None):

@@ -6,7 +6,7 @@ MAX_INSNS.  A block that would be empty (its first instruction is a callout, or
 cannot be fetched) is empty: the monitor runs that instruction itself.
 
 Example:
-    insns, fallthrough = form_block(decoder, 0x100000)
+    insns, fallthrough = form_block(decoder, 0x100000, stops={0x100010})
 """
 
 from ..errors import VmmError
@@ -15,11 +15,13 @@ from .rules import decide
 MAX_INSNS = 64
 
 
-def form_block(decoder, phys):
-    """(list of Insn, address after the last) for the block at `phys`; list may be empty."""
+def form_block(decoder, phys, stops=()):
+    """(list of Insn, address after the last) for the block at `phys`; list may be empty.
+    The block also ends before any address in `stops` (debugger breakpoints), so the
+    monitor sees EIP reach it."""
     insns = []
     addr = phys
-    while len(insns) < MAX_INSNS:
+    while len(insns) < MAX_INSNS and not (insns and addr in stops):
         try:
             insn = decoder.decode(addr)
         except VmmError:

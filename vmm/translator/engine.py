@@ -95,6 +95,8 @@ class Translator:
                 self._install_tier2()
                 if self.tier2_jobs:                  # still compiling: come back soon to install it
                     s.icount_limit = min(limit, s.icount + POLL)
+            if m.trace is not None and m.trace.nochain:
+                self._trace_next_block()
             cap = s.icount_limit
             self.entries += 1
             code = self.dispatch(self.state_address)
@@ -115,6 +117,15 @@ class Translator:
                     interp.run(m, 1)                    # a callout: its successor is translated
         self.tier_up()
         return s.icount - start
+
+    def _trace_next_block(self):
+        """-d exec/cpu: log the block about to run and let only it run (a budget of its
+        length: budgets are exact, so the next block does not start; QEMU's nochain)."""
+        s = self.m.state
+        block = self.cache.blocks.get(s.eip)
+        if block is not None:
+            s.icount_limit = min(s.icount_limit, s.icount + len(block.insns))
+            self.m.trace.executed(self.m, s.eip, self.cache.count(block) + 1)
 
     def _interpret_to_block_end(self):
         """After a side exit, interpret the rest of the guest block: EIP is mid-block, and a
@@ -150,9 +161,9 @@ class Translator:
             addr = todo.pop()
             if addr in self.cache.blocks or addr in self.step_sites or any(p[0] == addr for p in planned):
                 continue
-            if not 0 <= addr < self.m.memory.size:
-                continue
-            insns, fallthrough = form_block(self.m.decoder, addr)
+            if not 0 <= addr < self.m.memory.size or addr in self.m.breakpoints:
+                continue                 # a breakpoint: the interpreter stops there (interp.run)
+            insns, fallthrough = form_block(self.m.decoder, addr, self.m.breakpoints)
             if not insns or self.cache.invalidations.get(addr, 0) >= SMC_LIMIT:
                 # Nothing translatable, or code rewritten again and again (self-modifying
                 # loops): retranslating costs milliseconds, interpreting microseconds.
@@ -166,6 +177,9 @@ class Translator:
             self.cache.flush()
         if self.m.jit_tier == 2:
             self.drain()                 # tier 2 here, on this thread: the worker must be idle
+        if self.m.trace is not None:
+            for addr, insns, _ in planned:
+                self.m.trace.translated(addr, insns)
         blocks = self._compile(planned, tier=self.m.jit_tier)
         for block in blocks:
             self.cache.insert(block)

@@ -192,20 +192,25 @@ def wrmsr(m, b, i):
     m.msrs.write(index, (b.reg(EDX, 32, 0) << 32) | b.reg(EAX, 32, 0))
 
 
-def int_n(m, b, i):
-    deliver(m, i.ops[0].value & 0xFF, None, i.next, "int instruction")
+def _software_interrupt(m, b, vector, i, detail):
+    """int n, int3, into: the handler returns to the next instruction."""
+    if m.trace is not None:
+        m.trace.interrupt(vector, None, i.address, detail)
+    deliver(m, vector, None, i.next, detail)
     b.jump(m.state.eip)
+
+
+def int_n(m, b, i):
+    _software_interrupt(m, b, i.ops[0].value & 0xFF, i, "int instruction")
 
 
 def int3(m, b, i):
-    deliver(m, BP, None, i.next, "int3")
-    b.jump(m.state.eip)
+    _software_interrupt(m, b, BP, i, "int3")
 
 
 def into(m, b, i):
     if b.flag("OF"):
-        deliver(m, OF, None, i.next, "into")
-        b.jump(m.state.eip)
+        _software_interrupt(m, b, OF, i, "into")
 
 
 def no_op(m, b, i):
