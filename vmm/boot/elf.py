@@ -9,7 +9,9 @@ LIEF 1.0.0 is lenient with damaged files, so two facts come from the file itself
     is checked against the file and LIEF's segment count against e_phnum.
   * It lowers p_filesz to what the file holds for a segment that contains the ELF header, so
     p_filesz is read from the program header table.
-LIEF's own log lines are silenced while it parses: a bad image gets our one line only.
+LIEF's own log lines and its RuntimeWarnings (values outside its enums: an unknown p_type or
+e_machine) are silenced while it parses: a bad image gets our one line only.  LIEF is imported
+on the first parse (importing it costs about a third of a second, most of vmm's start-up).
 
 Example:
     elf = read_elf32(open("hello.elf", "rb").read(), name="hello.elf")
@@ -17,9 +19,8 @@ Example:
 """
 
 import struct
+import warnings
 from dataclasses import dataclass
-
-import lief
 
 from ..errors import ImageError
 
@@ -27,6 +28,7 @@ ELF_MAGIC = b"\x7fELF"
 ELFCLASS32, ELFCLASS64, ELFDATA2LSB = b"\x01", b"\x02", b"\x01"   # e_ident[4], e_ident[5]
 EHDR32_SIZE, PHDR32_SIZE = 52, 32
 P_FILESZ = 16                    # offset of p_filesz inside an Elf32_Phdr
+E_MACHINE = 18                   # offset of e_machine inside the ELF header
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,15 @@ def read_elf32(image, name):
     if len(image) < EHDR32_SIZE:
         raise ImageError(f"truncated file: the ELF header needs {EHDR32_SIZE:#x} bytes but the file has "
                          f"{len(image):#x}: {name}")
-    with lief.logging.level_scope(lief.logging.LEVEL.OFF):
+    import lief
+    with lief.logging.level_scope(lief.logging.LEVEL.OFF), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         binary = lief.ELF.parse(image)
         if binary is None:
             raise ImageError(f"malformed ELF file (truncated or corrupt headers): {name}")
         header = binary.header
         if header.machine_type != lief.ELF.ARCH.I386:
-            raise ImageError(f"ELF for {header.machine_type.name}, not i386 (EM_386): {name}")
+            raise ImageError(f"ELF for {_machine_name(image, header.machine_type)}, not i386 (EM_386): {name}")
         _check_program_headers(image, header, len(binary.segments), name)
         segments = [_load_segment(image, header.program_header_offset, index, segment, name)
                     for index, segment in enumerate(binary.segments)
@@ -83,6 +87,11 @@ def read_elf32(image, name):
     if not segments:
         raise ImageError(f"ELF file has no loadable segments: {name}")
     return Elf32(entry, segments)
+
+
+def _machine_name(image, machine):
+    """LIEF's name for e_machine, or the number when LIEF does not know it (it gives an int)."""
+    return getattr(machine, "name", None) or f"e_machine {struct.unpack_from('<H', image, E_MACHINE)[0]:#x}"
 
 
 def _check_program_headers(image, header, parsed, name):

@@ -21,6 +21,7 @@ from capstone import Cs, CS_ARCH_X86, CS_MODE_32
 
 from .operands import Unsupported, convert
 from .table import lookup, UNDEFINED
+from ..errors import MemoryAccessError
 from ..memory import CODE_SHIFT
 
 MAX_INSN_BYTES = 15
@@ -74,7 +75,7 @@ class Decoder:
             raw = self.memory.read(phys, max(length, 1))
             insn = self._from_bytes(phys, raw)
             if insn.spec is UNDEFINED and length < MAX_INSN_BYTES:
-                self._check_cut_off(phys, raw)
+                self._check_not_cut_off(phys, raw)
             self.last[phys] = insn
         self.cache[phys] = insn
         first, last = phys >> CODE_SHIFT, (phys + insn.size - 1) >> CODE_SHIFT
@@ -83,12 +84,14 @@ class Decoder:
             self.memory.mark_code(granule)
         return insn
 
-    def _check_cut_off(self, phys, raw):
-        """An instruction that does not decode in the bytes left before the end of RAM but
-        would with more is a fetch outside RAM (a memory error), not #UD."""
-        whole = self._from_bytes(phys, raw + bytes(MAX_INSN_BYTES - len(raw)))
-        if whole.spec is not UNDEFINED or whole.size > len(raw):
-            self.memory.check(phys, max(whole.size, len(raw) + 1))
+    def _check_not_cut_off(self, phys, raw):
+        """Bytes that do not decode at the end of RAM: if they begin an instruction that RAM
+        cuts off, fetching its missing bytes faults (MemoryAccessError), as on hardware; a #UD
+        is for bytes that are no instruction at all."""
+        whole = next(self.cs.disasm(raw + bytes(MAX_INSN_BYTES - len(raw)), phys, 1), None)
+        if whole is not None and whole.size > len(raw):
+            raise MemoryAccessError(f"instruction fetch at {phys:#x}: the instruction ({whole.size} bytes) runs past "
+                                    f"the end of guest RAM ({self.memory.size:#x})")
 
     def _from_bytes(self, address, raw):
         cs_insn = next(self.cs.disasm(raw, address, 1), None)
