@@ -18,6 +18,7 @@ import signal
 import sys
 
 from . import __version__, options
+from .debug.options import add_debug_options, apply_debug_options
 
 EXIT_BAD_INPUT, EXIT_GUEST_DIED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 2, 4, 124, 130
 
@@ -115,6 +116,7 @@ def build_parser():
                      help="stop after S seconds (default: no limit)")
     run.add_argument("--check", action="store_true",
                      help="run the translator and the interpreter in lockstep; stop at the first divergence")
+    add_debug_options(run)
     run.add_argument("--clock", choices=("virtual", "host"), default="virtual",
                      help="guest time: virtual (one instruction is one ns, reproducible runs) or host "
                           "(follows the wall clock, for interactive use)")
@@ -178,9 +180,10 @@ def run_command(args):
         report = lockstep(machine, shadow, max_insns=args.max_insns, timeout=args.timeout)
         _flush(serial)
         print(report.describe(), file=sys.stderr)
-        return EXIT_GUEST_DIED if report.divergence else 0
+        return EXIT_GUEST_DIED if report.divergence else EXIT_TIMEOUT if report.reason == "timeout" else 0
+    run = apply_debug_options(args, machine)
     with _stop_on_sigint(machine), _console_input(machine):
-        result = machine.run(max_insns=args.max_insns, timeout=args.timeout)
+        result = run(max_insns=args.max_insns, timeout=args.timeout)
     _flush(serial)
     print(result.summary(), file=sys.stderr)
     return exit_status(result)

@@ -7,13 +7,16 @@ segment state and EIP must match, and guest RAM must match every
 and both states are reported side by side.
 
 Example:
-    report = lockstep(jit_machine, interp_machine, max_insns=10_000_000)
+    report = lockstep(jit_machine, interp_machine, max_insns=10_000_000, timeout=60)
     if report.divergence: print(report.describe())
 """
 
+import time
 from dataclasses import dataclass, field
 
-from .x86.state import GPR_NAMES, SEG_NAMES
+from .errors import VmmError
+from .translator.blocks import form_block
+from .x86.state import CS, GPR_NAMES, SEG_NAMES
 
 MEMORY_EVERY = 4096
 
@@ -62,14 +65,36 @@ def _first_memory_difference(a, b):
     return None
 
 
-def lockstep(primary, shadow, max_insns=None):
-    """Run `primary` (translator) and `shadow` (interpreter) in lockstep; return a report."""
+def _block_length(m):
+    """Instructions in the block the translator runs next (1 where the monitor steps one)."""
+    phys = (m.state.seg[CS].base + m.state.eip) & 0xFFFFFFFF
+    try:
+        insns, _ = form_block(m.decoder, phys)
+    except VmmError:                 # EIP outside RAM: the engines report that themselves
+        return 1
+    return max(len(insns), 1)
+
+
+def lockstep(primary, shadow, max_insns=None, timeout=None):
+    """Run `primary` (translator) and `shadow` (interpreter) in lockstep; return a report.
+    Each step gives the translator a budget of exactly the next block's length (budgets are
+    exact, so it runs that one block and chains no further); the interpreter then runs as
+    many instructions.  `timeout` seconds end the run with reason "timeout"."""
     report = LockstepReport()
+    deadline = None if timeout is None else time.perf_counter() + timeout
     while max_insns is None or report.instructions < max_insns:
+        if deadline is not None and time.perf_counter() > deadline:
+            report.reason = "timeout"
+            return report
         before = primary.state.icount
-        result = primary.run(max_insns=1)            # one block: the budget is checked at block entry
+        length = _block_length(primary)
+        if max_insns is not None:
+            length = min(length, max_insns - report.instructions)
+        result = primary.run(max_insns=length)
         ran = primary.state.icount - before
-        shadow_result = shadow.run(max_insns=ran) if ran else shadow.run(max_insns=1)
+        # A run that stopped early (an error, hlt, an exit) gives the interpreter the same
+        # budget, so it must stop at the same place by itself.
+        shadow_result = shadow.run(max_insns=ran if result.reason == "limit" else length)
         report.blocks += 1
         report.instructions = primary.state.icount
         a, b = snapshot(primary), snapshot(shadow)

@@ -86,8 +86,12 @@ class Machine:
         self.halted = False             # hlt with IF set: waiting for an interrupt
         self.interrupts_delivered = 0
         self.code_hooks = []
+        self.breakpoints = set()        # addresses the run stops before (a debugger's); see set_breakpoints
+        self.step_over = None           # (icount, address): the breakpoint a debugger resumes from
+        self.trace = None               # a vmm.debug.trace.Trace when -d logging is on
         self.port_hooks = {}
         self.stop_reason = None
+        self.deadline = None            # perf_counter() time a run with a timeout ends
         self.exit_code = 0
         self.stop_message = ""
         self.devices = attach_devices(self, serial)
@@ -114,6 +118,7 @@ class Machine:
         """Run until the guest exits or halts, `max_insns` retire, or `timeout` seconds pass."""
         self.stop_reason, self.stop_message = None, ""
         start = time.perf_counter()
+        self.deadline = None if timeout is None else start + timeout
         first = self.state.icount
         reason, message, fault = "limit", "", None
         try:
@@ -125,13 +130,15 @@ class Machine:
                 cap = self._service()
                 if cap:
                     self.engine.run(self, min(cap, self._until_deadline(budget)))
-                if self.stop_reason is None and timeout is not None and time.perf_counter() - start > timeout:
+                if self.stop_reason is None and self.past_deadline():
                     reason = "timeout"
                     break
             else:
                 reason, message = self.stop_reason, self.stop_message
         except (GuestStop, MemoryAccessError) as error:
             reason, message, fault = "error", str(error), getattr(error, "vector", None)
+        finally:
+            self.deadline = None
         return RunResult(reason, self.state.icount - first, time.perf_counter() - start, self.exit_code,
                          message, fault)
 
@@ -188,6 +195,12 @@ class Machine:
         interrupts are only raised from Python, between blocks)."""
         self.attention = True
 
+    def past_deadline(self):
+        """True once the running `run(timeout=...)` is out of time.  Engines ask between
+        exits to the monitor, so a run stops on time even when its instructions are slow
+        (code that keeps missing the translation cache, interpreted self-modifying code)."""
+        return self.deadline is not None and time.perf_counter() > self.deadline
+
     def stop(self, reason, exit_code=0, message=""):
         """Ask the monitor loop to stop after the current instruction."""
         self.stop_reason, self.exit_code, self.stop_message = reason, exit_code, message
@@ -213,6 +226,18 @@ class Machine:
             self.mmu.tlb.invalidate(page)
         if self.translator is not None:
             self.translator.cache.flush_jump_cache()
+
+    def invalidate_translations(self):
+        """Drop every translation (breakpoints changed where blocks must end)."""
+        if self.translator is not None:
+            self.translator.cache.flush()
+
+    def set_breakpoints(self, addresses):
+        """Stop runs (reason "breakpoint") before executing any of `addresses`.  Translations
+        are dropped, so translated blocks end before each breakpoint and the monitor sees EIP
+        reach it; the run that starts on a breakpoint with `step_over` set runs it."""
+        self.breakpoints = set(addresses)
+        self.invalidate_translations()
 
     # ---- ports ---------------------------------------------------------------------------
     def hook_port(self, port, read=None, write=None):

@@ -23,13 +23,29 @@ VALUE = st.one_of(u32, INTERESTING, st.integers(0, 40))
 ARITH_FLAGS = st.integers(0, 0xFFF).map(lambda f: (f & 0x8D5) | 0x2)
 
 
+# Mnemonic prefixes of forms that use memory without a bracketed operand (the stack, strings).
+IMPLICIT_MEMORY = ("push", "pop", "call", "ret", "enter", "leave", "int", "iret",
+                   "movs", "stos", "lods", "scas", "cmps", "ins", "outs", "xlat")
+
+
+def pointers_free(asm):
+    """True if `asm` touches no memory, so ESI, EDI, EBP and ESP may hold any value."""
+    words = asm.replace(",", " ").split()
+    return "[" not in asm and not any(word.startswith(IMPLICIT_MEMORY) for word in words)
+
+
 def check(engine, asm, data, regs=None, df=False):
-    """Differential run of `asm`; `regs` maps register names to fixed values or strategies."""
+    """Differential run of `asm`; `regs` maps register names to fixed values or strategies.
+    Registers not given are random; ESI, EDI, EBP and ESP point into the data region and the
+    stack only if the snippet touches memory."""
     regs = dict(regs or {})
     initial = {}
+    free = pointers_free(asm)
     for name in GPRS:
         chosen = regs.get(name)
-        if chosen is None:
+        if chosen is None and free:
+            chosen = VALUE
+        elif chosen is None:
             chosen = STACK_TOP if name == "esp" else POINTERS.get(name, VALUE)
         initial[name] = data.draw(chosen, label=name) if isinstance(chosen, st.SearchStrategy) else chosen
     eflags = data.draw(ARITH_FLAGS, label="eflags")

@@ -24,6 +24,8 @@ from unicorn import (Uc, UcError, UC_ARCH_X86, UC_MODE_32, UC_HOOK_INTR, UC_ERR_
 from unicorn import x86_const as U
 
 from tests.asmguest import new_machine
+from vmm.translator.exits import STEP
+from vmm.translator.rules import decide
 
 CODE, DATA, DATA_SIZE, STACK_TOP, STACK_LOW = 0x1000, 0x10000, 0x2000, 0x1F000, 0x1E000
 GPRS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
@@ -92,17 +94,35 @@ def run_vmm(engine, code, regs, eflags, data, max_insns=10_000):
         m.reg_write(seg, 0)                      # Unicorn's flat mode has null selectors
     m.state.cc_op = 0
     m.reg_write("eflags", eflags)
+    steps_before = _step_exits(m)
     result = m.run(max_insns=max_insns)
     if result.reason not in ("halt", "error"):
         raise AssertionError(f"vmm run ended with {result.reason}: {result.message}")
     fault = result.fault
     if result.reason == "error" and fault is None and result.message.startswith("guest memory error"):
         fault = "memory"
+    if m.translator is not None and fault is None:
+        assert_ran_natively(m, code, _step_exits(m) - steps_before)
     final = {name: m.reg_read(name) for name in GPRS + ("eip",)}
     if result.reason == "halt":
         final["eip"] -= len(HLT)                 # Unicorn stops before the end address instead
     return Outcome(final, m.reg_read("eflags"), m.mem_read(DATA, DATA_SIZE),
                    m.mem_read(STACK_LOW, STACK_TOP - STACK_LOW + 0x1000), fault)
+
+
+def _step_exits(m):
+    return m.translator.exits[STEP] if m.translator is not None else 0
+
+
+def assert_ran_natively(m, code, step_exits):
+    """On the jit, a snippet that did not fault ran as translated code: its first block was
+    translated (unless its first instruction is one the monitor runs) and no side exit sent
+    an instruction back to the interpreter.  A translator that interpreted everything would
+    otherwise pass every differential test."""
+    first = m.decoder.decode(CODE)
+    if decide(first).translated:
+        assert CODE in m.translator.cache.blocks, f"{first.text()!r}: the snippet was not translated"
+    assert step_exits == 0, f"{step_exits} STEP exits (instructions interpreted) without a fault"
 
 
 def assert_same(asm, oracle, ours, initial):

@@ -2,7 +2,8 @@
 
 `run(machine, budget)` executes up to `budget` guest instructions and
 returns how many retired; it stops early when the machine has a stop request
-(hlt, debug-exit, a hook).  A GuestFault leaves EIP on the faulting
+(hlt, debug-exit, a hook) and before an instruction at a debugger breakpoint
+(Machine.breakpoints), unless the debugger is resuming from there (Machine.step_over).  A GuestFault leaves EIP on the faulting
 instruction and is delivered through the guest IDT (or stops the run).
 
 Example:
@@ -21,9 +22,14 @@ def run(m, budget):
     """Interpret up to `budget` steps; return the number of instructions retired."""
     s, b = m.state, m.builder
     hooks = m.code_hooks
+    breakpoints = m.breakpoints
     retired = 0
-    for _ in range(budget):                     # a step retires one instruction or delivers a fault
-        if m.stop_reason is not None or m.attention or (s.irq_pending and m.interrupt_waits()):
+    for step in range(budget):                  # a step retires one instruction or delivers a fault
+        if (m.stop_reason is not None or m.attention or (s.irq_pending and m.interrupt_waits())
+                or (step & 1023 == 1023 and m.past_deadline())):
+            break
+        if breakpoints and s.eip in breakpoints and (s.icount, s.eip) != m.step_over:
+            m.stop("breakpoint", 0, f"breakpoint at {s.eip:#010x}")
             break
         try:
             insn = fetch(m)
@@ -39,6 +45,8 @@ def run(m, budget):
         b.insn, b.target = insn, None
         try:
             if spec.cls == CALLOUT:
+                if m.trace is not None:
+                    m.trace.callout(m, insn)
                 spec.sem(m, b, insn)
             elif spec.sem is None:
                 raise GuestFault(UD, None, f"{insn.text()!r} ({insn.raw.hex()}): {insn.why}")
@@ -47,6 +55,8 @@ def run(m, budget):
         except SkipRest:
             pass
         except GuestFault as fault:
+            if m.trace is not None:
+                m.trace.interrupt(fault.vector, fault.error_code, insn.address, fault.reason or insn.text())
             deliver(m, fault.vector, fault.error_code, insn.address, fault.reason or insn.text())
             continue
         s.eip = insn.next if b.target is None else b.target

@@ -104,7 +104,10 @@ class Translator:
         m, s = self.m, self.m.state
         start = s.icount
         limit = start + budget
-        while s.icount < limit and m.stop_reason is None and not m.attention and not m.interrupt_waits():
+        entered = False              # every call makes progress, even with no time left
+        while (s.icount < limit and m.stop_reason is None and not m.attention and not m.interrupt_waits()
+               and not (entered and m.past_deadline())):
+            entered = True
             s.icount_limit = limit
             if m.code_hooks or s.seg[CS].base != 0 or not s.seg[CS].flags & CS_32BIT:
                 interp.run(m, limit - s.icount)      # hooks, segmented or 16-bit code: interpreter
@@ -113,10 +116,18 @@ class Translator:
                 self._install_tier2()
                 if self.tier2_jobs:                  # still compiling: come back soon to install it
                     s.icount_limit = min(limit, s.icount + POLL)
+            if m.trace is not None and m.trace.nochain:
+                self._trace_next_block()
+            cap = s.icount_limit
             self.entries += 1
             code = self.dispatch(self.state_address)
             s.icount_limit = limit
             self.exits[code] = self.exits.get(code, 0) + 1
+            if code == BUDGET and cap == limit:
+                # The next block is longer than what is left: the interpreter runs the rest
+                # (fewer than MAX_INSNS), so the run retires exactly `budget` instructions.
+                interp.run(m, limit - s.icount)
+                continue
             if code == MISS:
                 key = self._current_key()
                 if key is not None and key not in self.step_sites and self._refill_or_translate(key):
@@ -148,6 +159,16 @@ class Translator:
         except GuestFault:
             return False
         return self.cache.invalidations.get(phys, 0) >= SMC_LIMIT
+
+    def _trace_next_block(self):
+        """-d exec/cpu: log the block about to run and let only it run (a budget of its
+        length: budgets are exact, so the next block does not start; QEMU's nochain)."""
+        s = self.m.state
+        key = self._current_key()
+        block = None if key is None else self.cache.blocks.get(key)
+        if block is not None:
+            s.icount_limit = min(s.icount_limit, s.icount + len(block.insns))
+            self.m.trace.executed(self.m, s.eip, self.cache.count(block) + 1)
 
     def _interpret_to_block_end(self):
         """After a side exit, interpret the rest of the guest block: EIP is mid-block, and a
@@ -199,9 +220,9 @@ class Translator:
             if k in self.cache.blocks or k in self.step_sites or k in seen:
                 continue
             seen.add(k)
-            if not 0 <= phys < self.m.memory.size:
-                continue
-            insns, fallthrough = form_block(self.m.decoder, addr, phys, paging)
+            if not 0 <= phys < self.m.memory.size or addr in self.m.breakpoints:
+                continue                 # a breakpoint: the interpreter stops there (interp.run)
+            insns, fallthrough = form_block(self.m.decoder, addr, phys, paging, self.m.breakpoints)
             if not insns or self.cache.invalidations.get(phys, 0) >= SMC_LIMIT:
                 # Nothing translatable, or code rewritten again and again (self-modifying
                 # loops): retranslating costs milliseconds, interpreting microseconds.
@@ -215,6 +236,9 @@ class Translator:
             self.cache.flush()
         if self.m.jit_tier == 2:
             self.drain()                 # tier 2 here, on this thread: the worker must be idle
+        if self.m.trace is not None:
+            for addr, _, insns, _ in planned:
+                self.m.trace.translated(addr, insns)
         blocks = self._compile(planned, mode, tier=self.m.jit_tier)
         for block in blocks:
             self.cache.insert(block)
@@ -243,7 +267,7 @@ class Translator:
             loop = plan_loop(self.layout, insns, mode)
             self.loop_blocks += 1
         fb = LLVMBuilder(module, name, self.layout, self.cache.counter_address(index), eager=tier == 0,
-                         loop=loop, mode=mode)
+                         loop=loop, mode=mode, length=len(insns))
         for insn in insns:
             fb.emit(insn)
         # Tier 0 leaves through the dispatcher: LLVM's fast instruction selection cannot do

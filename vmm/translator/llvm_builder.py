@@ -106,7 +106,7 @@ def plan_loop(layout, insns, mode=0):
 class LLVMBuilder(TextArith, Builder):
     """Emits one block function; `emit(insn)` per instruction, then `finish()`."""
 
-    def __init__(self, module, name, layout, counter_address, eager=False, loop=None, mode=0):
+    def __init__(self, module, name, layout, counter_address, eager=False, loop=None, mode=0, length=1):
         # Only %state reaches CpuState inside a block (RAM, counters and chain slots are other
         # objects), so LLVM may keep state fields in registers across a loop.
         fn = module.function(name, "i32", ["ptr noalias %state"], attrs="nounwind ")
@@ -124,14 +124,14 @@ class LLVMBuilder(TextArith, Builder):
         self.insn = None
         self.target = None
         self.loop = loop
+        self.length = length      # the block's instructions: it starts only if all fit the budget
         self.start("entry")
         counter = self.inttoptr(self.const(counter_address, 64))      # executions, for tiers
         if loop is not None:
             self._open_loop(loop, counter)
             return
         self.icount0 = self._load_field("icount")
-        over = self.ule(self._load_field("icount_limit"), self.icount0, 64)
-        self._leave_if(over, BUDGET)
+        self._leave_if(self._over_budget(self._load_field("icount_limit")), BUDGET)
         self.store_ptr(self.add(self.load_ptr("i64", counter), self.const(1, 64), 64), counter)
 
     # ---- self-loops (tier 2): state carried round the loop in registers -----------------------
@@ -164,13 +164,18 @@ class LLVMBuilder(TextArith, Builder):
             self.values[name] = self.phis[name][1]
             self.dirty.add(name)
         budget, go_on = self.fn.label("budget"), self.fn.label()
-        self.cbranch(self.ule(limit, self.icount0, 64), budget, go_on)
+        self.cbranch(self._over_budget(limit), budget, go_on)
         self.start(budget)
         self.counter_value = self.phis["counter"][1]        # this pass does not run
         self._write_back(self.values, self.dirty, None, False, self.const(loop.address, 32), 0)
         self.ret(self.const(BUDGET, 32))
         self.start(go_on)
         self.counter_value = self.add(self.phis["counter"][1], self.const(1, 64), 64)
+
+    def _over_budget(self, limit):
+        """True if running the whole block would retire past `limit`: the block does not start
+        (BUDGET) and the monitor interprets the last few instructions, so counts are exact."""
+        return self.ult(limit, self.add(self.icount0, self.const(self.length, 64), 64), 64)
 
     def _close_loop(self):
         """The jump back to the loop header: the phis take this pass's final values."""

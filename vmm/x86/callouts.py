@@ -77,15 +77,23 @@ def io_out(m, b, i):
 
 
 def _string_io(m, b, i, step):
-    """ins/outs, with rep done in one callout (all iterations: ports have no page faults)."""
-    count = b.reg(ECX, 32, 0) if (i.rep or i.repne) else 1
-    port = b.reg(EDX, 16, 0)
+    """ins/outs: one transfer per execution.  Under rep, EIP stays on the instruction until
+    ECX (CX with 0x67) reaches 0, so every iteration retires as one instruction and a run can
+    stop between them, as the memory string ops (semantics/string.py) and hardware do."""
+    rep = i.rep or i.repne
+    aw = 16 if i.addr16 else 32
+    count = b.reg(ECX, aw, 0)
+    if rep and count == 0:
+        return
     size = next(op.w for op in i.ops if op.kind == "mem") // 8     # ops[0] is DX for outs
+    port = b.reg(EDX, 16, 0)
     _check_io(m, port, size)
-    for _ in range(count):
-        step(port, size)
-    if i.rep or i.repne:
-        b.set_reg(ECX, 0, 32, 0)
+    step(port, size)
+    if rep:
+        left = (count - 1) & ((1 << aw) - 1)
+        b.set_reg(ECX, left, aw, 0)
+        if left:
+            b.jump(i.address)
 
 
 def ins(m, b, i):
@@ -272,20 +280,26 @@ def wrmsr(m, b, i):
     m.msrs.write(index, (b.reg(EDX, 32, 0) << 32) | b.reg(EAX, 32, 0))
 
 
-def int_n(m, b, i):
-    deliver(m, i.ops[0].value & 0xFF, None, i.next, "int instruction", software=True)
+def _software_interrupt(m, b, vector, i, detail):
+    """int n, int3, into: the handler returns to the next instruction (the gate's DPL is
+    checked against the CPL: software=True)."""
+    if m.trace is not None:
+        m.trace.interrupt(vector, None, i.address, detail)
+    deliver(m, vector, None, i.next, detail, software=True)
     b.jump(m.state.eip)
+
+
+def int_n(m, b, i):
+    _software_interrupt(m, b, i.ops[0].value & 0xFF, i, "int instruction")
 
 
 def int3(m, b, i):
-    deliver(m, BP, None, i.next, "int3", software=True)
-    b.jump(m.state.eip)
+    _software_interrupt(m, b, BP, i, "int3")
 
 
 def into(m, b, i):
     if b.flag("OF"):
-        deliver(m, OF, None, i.next, "into", software=True)
-        b.jump(m.state.eip)
+        _software_interrupt(m, b, OF, i, "into")
 
 
 def no_op(m, b, i):
