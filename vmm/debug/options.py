@@ -13,7 +13,6 @@ Example:
 
 import sys
 
-from .gdbstub import GdbStub, parse_address
 from .trace import CATEGORIES, Trace
 from ..errors import VmmError
 
@@ -44,6 +43,7 @@ def apply_debug_options(args, machine):
     spec = args.gdb or (DEFAULT_GDB if args.gdb_default or args.gdb_wait else None)
     if spec is None:
         return machine.run
+    from .gdbstub import GdbStub, parse_address
     host, port = parse_address(spec)
     try:
         stub = GdbStub(machine, port=port, host=host, wait=args.gdb_wait)
