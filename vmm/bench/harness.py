@@ -148,7 +148,7 @@ def micro_rows(micro_n, progress):
         row = {"name": name, "rewrite": work.rewrite, "n": n_jit}
         for engine, n in (("jit", n_jit), ("interp", n_interp)):
             row[f"vmm-{engine}_ns"] = marginal_ns(lambda k: vmm_micro(engine, work.assemble(k))[0], n)
-        if name == "div0":
+        if not work.unicorn:
             row["unicorn_ns"] = None          # Unicorn hands exceptions to hooks, not the guest IDT
         else:
             row["unicorn_ns"], _ = _peer(marginal_ns, lambda k: peers.unicorn_micro(work.assemble(k)), n_jit)
