@@ -11,7 +11,9 @@ LIEF 1.0.0 is lenient with damaged files, so two facts come from the file itself
     p_filesz is read from the program header table.
 LIEF's own log lines and its RuntimeWarnings (values outside its enums: an unknown p_type or
 e_machine) are silenced while it parses: a bad image gets our one line only.  LIEF is imported
-on the first parse (importing it costs about a third of a second, most of vmm's start-up).
+on the first parse (importing it costs about a third of a second, most of vmm's start-up), and
+successful parses are cached on disk by image hash (vmm.boot.elfcache), so an image loaded
+before does not import LIEF at all.
 
 Example:
     elf = read_elf32(open("hello.elf", "rb").read(), name="hello.elf")
@@ -23,6 +25,7 @@ import warnings
 from dataclasses import dataclass
 
 from ..errors import ImageError
+from .elfcache import cached
 
 ELF_MAGIC = b"\x7fELF"
 ELFCLASS32, ELFCLASS64, ELFDATA2LSB = b"\x01", b"\x02", b"\x01"   # e_ident[4], e_ident[5]
@@ -70,6 +73,18 @@ def read_elf32(image, name):
     if len(image) < EHDR32_SIZE:
         raise ImageError(f"truncated file: the ELF header needs {EHDR32_SIZE:#x} bytes but the file has "
                          f"{len(image):#x}: {name}")
+    return cached(image, lambda: _parse(image, name), _encode, _decode)
+
+
+def _encode(elf):
+    return {"entry": elf.entry, "segments": [list(vars(s).values()) for s in elf.segments]}
+
+
+def _decode(data):
+    return Elf32(data["entry"], [LoadSegment(*fields) for fields in data["segments"]])
+
+
+def _parse(image, name):
     import lief
     with lief.logging.level_scope(lief.logging.LEVEL.OFF), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
