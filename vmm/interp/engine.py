@@ -1,10 +1,11 @@
 """The reference interpreter: fetch, decode (cached), run the shared semantics on Python ints.
 
-`run(machine, budget)` executes up to `budget` guest instructions and
-returns how many retired; it stops early when the machine has a stop request
-(hlt, debug-exit, a hook) and before an instruction at a debugger breakpoint
-(Machine.breakpoints), unless the debugger is resuming from there (Machine.step_over).  A GuestFault leaves EIP on the faulting
-instruction and is delivered through the guest IDT (or stops the run).
+`run(machine, budget)` executes up to `budget` guest instructions and returns how many
+retired (with EFLAGS.TF set, each is followed by a #DB trap); it stops early when the
+machine has a stop request (hlt, debug-exit, a hook), an interrupt to take, or before an
+instruction at a debugger breakpoint (Machine.breakpoints), unless the debugger is resuming
+from there (Machine.step_over).  A GuestFault leaves EIP on the faulting instruction and is
+delivered through the guest IDT (or stops the run).
 
 Example:
     retired = run(machine, 10_000)
@@ -12,10 +13,12 @@ Example:
 
 from ..errors import GuestFault
 from ..x86.decoder import fetch
-from ..x86.exceptions import UD
+from ..x86.exceptions import DB, UD
 from ..x86.interrupts import deliver
 from ..x86.table import CALLOUT
 from .builder import SkipRest
+
+TF_MASK = 1 << 8
 
 
 def run(m, budget):
@@ -43,6 +46,7 @@ def run(m, budget):
                 break
         spec = insn.spec
         b.insn, b.target = insn, None
+        single_step = s.eflags & TF_MASK
         try:
             if spec.cls == CALLOUT:
                 if m.trace is not None:
@@ -62,4 +66,6 @@ def run(m, budget):
         s.eip = insn.next if b.target is None else b.target
         s.icount += 1
         retired += 1
+        if single_step:                          # TF was set: a #DB trap after the instruction
+            deliver(m, DB, None, s.eip, "single-step (EFLAGS.TF)")
     return retired

@@ -49,7 +49,8 @@ SMC_LIMIT = 3              # invalidations after which code at an address is int
 
 _DISPATCH = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
 _TLB_FILL = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint32)
-CS_32BIT = 1 << 14          # the D bit in a segment's flags word: 32-bit code
+CS_32BIT = 1 << 14
+TF_MASK = 1 << 8            # EFLAGS.TF: every instruction traps, the interpreter runs them          # the D bit in a segment's flags word: 32-bit code
 
 
 class Translator:
@@ -112,6 +113,9 @@ class Translator:
             if m.code_hooks or s.seg[CS].base != 0 or not s.seg[CS].flags & CS_32BIT:
                 interp.run(m, limit - s.icount)      # hooks, segmented or 16-bit code: interpreter
                 break
+            if s.eflags & TF_MASK:                   # single-stepping: interpreted while TF is set
+                interp.run(m, min(limit - s.icount, MAX_INSNS))
+                continue
             if self.tier2_jobs:
                 self._install_tier2()
                 if self.tier2_jobs:                  # still compiling: come back soon to install it
@@ -123,7 +127,7 @@ class Translator:
             code = self.dispatch(self.state_address)
             s.icount_limit = limit
             self.exits[code] = self.exits.get(code, 0) + 1
-            if code == BUDGET and cap == limit:
+            if code == BUDGET and cap == limit and limit - s.icount < MAX_INSNS:
                 # The next block is longer than what is left: the interpreter runs the rest
                 # (fewer than MAX_INSNS), so the run retires exactly `budget` instructions.
                 interp.run(m, limit - s.icount)

@@ -88,11 +88,12 @@ class Builder:
         self.set_eflags(self.shl(self.zext(value, 1, 32), self.const(bitpos, 32), 32), 1 << bitpos)
 
     def interrupt_window(self):
-        """IF may have just been set (sti, popf): if the monitor has an interrupt waiting for
-        it (`irq_pending`), translated code stops at the next block boundary (icount_limit
-        0) and the interpreter after this instruction, so it is taken at once (after the
-        sti shadow), not at the end of the slice."""
-        pending = self.ne(self.field("irq_pending"), self.const(0, 32), 32)
+        """IF or TF may have just been set (sti, popf): if the monitor has an interrupt waiting
+        for IF (`irq_pending`), or TF asks for single-stepping (which the interpreter does),
+        translated code stops at the next block boundary (icount_limit 0), so the interrupt
+        is taken at once (after the sti shadow), not at the end of the slice."""
+        tf = self.ne(self.and_(self.field("eflags"), self.const(1 << FLAG_BITS["TF"], 32), 32), self.const(0, 32), 32)
+        pending = self.or_(self.ne(self.field("irq_pending"), self.const(0, 32), 32), tf, 1)
         self.set_field("icount_limit", self.select(pending, self.const(0, 64), self.field("icount_limit"), 64))
 
     def materialize_flags(self):
