@@ -33,7 +33,10 @@ def test_small_suite_end_to_end(tmp_path):
     assert jit["instructions"] > 50_000 and jit["blocks_compiled"] > 10
     assert jit["block_executions"] > jit["python_reentries"]
     assert results["startup"]["vmm-jit"] > 0 and results["startup"]["qemu"] > 0
-    assert len(lines) == 1 + 4 + 1 + len(MICRO)             # start-up, 4 engines x 1 size, interp, nanos
+    assert len(lines) == 1 + 4 + 1 + 1 + len(MICRO)         # start-up, 4 engines x 1 size, interp, paging, nanos
+    paging = results["paging"]
+    assert paging["checksum_on"] == paging["checksum_off"] == by_engine["qemu"]["checksum"]
+    assert paging["qemu_on"] > 0 and paging["vmm_run_on"] > 0
     assert {m["name"] for m in results["micro"]} == set(MICRO)
     assert all((m["unicorn_ns"] is None) == (not MICRO[m["name"]].unicorn) for m in results["micro"])
     row = ratios(results)[0]

@@ -140,6 +140,24 @@ def startup_row():
     return best | {"image": HELLO_IMAGE.name, "vmm_over_qemu": best["vmm-jit"] / best["qemu"]}
 
 
+def paging_row(iters, progress):
+    """The bench guest with paging off and on (paging=1: identity-mapped 4 KiB pages, every
+    access through the MMU) on vmm's translator and on QEMU, whole processes, the same run;
+    vmm's in-process run time too, so start-up does not blur the software TLB's cost."""
+    row = {"iters": iters}
+    for paging, options in (("off", ""), ("on", " paging=1")):
+        vmm = peers.vmm_process("jit", iters, options=options)
+        row[f"vmm_{paging}"], row[f"vmm_run_{paging}"] = vmm["process_s"], vmm["run_s"]
+        row[f"checksum_{paging}"] = vmm["checksum"]
+        measured, why = _peer(lambda n: peers.qemu_guest(n, options=options), iters)
+        row[f"qemu_{paging}"] = None if why else measured["process_s"]
+    row["vmm_cost"] = row["vmm_run_on"] / row["vmm_run_off"] - 1
+    row["qemu_cost"] = row["qemu_on"] / row["qemu_off"] - 1 if row["qemu_off"] else None
+    progress(f"paging on: vmm run {row['vmm_run_on']:.3f} s vs off {row['vmm_run_off']:.3f} s "
+             f"({row['vmm_cost']:+.1%})")
+    return row
+
+
 def micro_rows(micro_n, progress):
     rows = []
     for name, work in MICRO.items():
@@ -166,6 +184,7 @@ def run_suite(sizes=(2000, 20000, 100000), interp_iters=20, micro_n=2_000_000, p
     except peers.Missing as why:
         startup, missing["qemu"] = None, str(why)
     guest = guest_rows(sizes, interp_iters, progress, missing)
+    paging = paging_row(max(sizes), progress)
     micro = micro_rows(micro_n, progress)
     return {"host": platform.platform(), "python": platform.python_version(), "startup": startup,
-            "guest": guest, "micro": micro, "missing": missing, "when": time.strftime("%Y-%m-%d %H:%M")}
+            "guest": guest, "paging": paging, "micro": micro, "missing": missing, "when": time.strftime("%Y-%m-%d %H:%M")}

@@ -79,15 +79,16 @@ def _measured(process_s, run_s, output, **more):
     return {"process_s": process_s, "run_s": run_s, "checksum": _checksum(output), **more}
 
 
-def qemu_guest(iters, memory_mb=128):
-    """qemu-system-i386 running the bench guest (it does not time its run: run_s is None)."""
-    seconds, done = _process(qemu_command(BENCH_IMAGE, f"iters={iters}", memory_mb))
+def qemu_guest(iters, memory_mb=128, options=""):
+    """qemu-system-i386 running the bench guest (it does not time its run: run_s is None);
+    `options` go on its command line after iters= (e.g. " paging=1")."""
+    seconds, done = _process(qemu_command(BENCH_IMAGE, f"iters={iters}{options}", memory_mb))
     return _measured(seconds, None, done.stdout)
 
 
-def vmm_process(engine, iters, image=BENCH_IMAGE):
+def vmm_process(engine, iters, image=BENCH_IMAGE, options=""):
     """`python3 -m vmm run` on the bench guest; run_s and instructions from its summary line."""
-    seconds, done = _python(["-m", "vmm", "run", str(image), "--engine", engine, "--append", f"iters={iters}"])
+    seconds, done = _python(["-m", "vmm", "run", str(image), "--engine", engine, "--append", f"iters={iters}{options}"])
     summary = SUMMARY.search(done.stderr)
     if summary is None:
         raise VmmError(f"the bench's `vmm run` failed: {done.stderr.decode(errors='replace').strip()}")

@@ -82,6 +82,14 @@ def print_report(results, console):
         [(r["engine"], str(r["iters"]), f"{r['instructions'] / 1e6:.1f}", f"{r['process_s']:.3f}",
           _fmt(r.get("run_s"), "{:.3f}"), _fmt(r["process_mips"], "{:.1f}"), _fmt(r["run_mips"], "{:.1f}"),
           str(r.get("checksum"))) for r in results["guest"]]))
+    paging = results.get("paging")
+    if paging:
+        console.print(_table(
+            f"paging off vs on (identity-mapped 4 KiB pages), iters={paging['iters']}",
+            ("", "vmm run s", "vmm process s", "qemu process s"),
+            [("off", f"{paging['vmm_run_off']:.3f}", f"{paging['vmm_off']:.3f}", _fmt(paging["qemu_off"], "{:.3f}")),
+             ("on", f"{paging['vmm_run_on']:.3f}", f"{paging['vmm_on']:.3f}", _fmt(paging["qemu_on"], "{:.3f}")),
+             ("cost", f"{paging['vmm_cost']:+.1%}", "", _fmt(paging["qemu_cost"], "{:+.1%}"))]))
     console.print(_table(
         "vmm translator, in-process run (more in the JSON)",
         ("iters", "blocks (t2)", "ms/block t0", "ms/block t2", "compile share", "block runs", "Python entries"),
