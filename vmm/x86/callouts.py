@@ -20,7 +20,7 @@ from typing import Callable
 
 from ..errors import GuestFault, GuestStop
 from . import cpuid as cpuid_model
-from .exceptions import BP, GP, OF
+from .exceptions import BP, DB, GP, OF
 from .interrupts import deliver
 from .operands import address, read, write
 from .segments import load_segment
@@ -195,6 +195,12 @@ def int3(m, b, i):
     b.jump(m.state.eip)
 
 
+def int1(m, b, i):
+    """icebp (0xF1): a #DB trap through IDT vector 1; the frame saves the next EIP."""
+    deliver(m, DB, None, i.next, "int1")
+    b.jump(m.state.eip)
+
+
 def into(m, b, i):
     if b.flag("OF"):
         deliver(m, OF, None, i.next, "into")
@@ -245,6 +251,7 @@ def _entries():
         Callout("wrmsr", C, wrmsr, "ecx, eax, edx", "msrs", True, "MSRs live in the monitor"),
         Callout("int", C, int_n, "idt", "stack, cs, eip, eflags", True, "software interrupt through the guest IDT"),
         Callout("int3", C, int3, "idt", "stack, cs, eip, eflags", True, "breakpoint through the guest IDT"),
+        Callout("int1", C, int1, "idt", "stack, cs, eip, eflags", True, "icebp: debug trap through the guest IDT"),
         Callout("into", C, into, "eflags.OF, idt", "stack, cs, eip, eflags", True, "overflow trap through the guest IDT"),
         Callout("invlpg", C, no_op, "", "tlb", True, "TLB maintenance belongs to the monitor"),
         Callout("wbinvd", C, no_op, "", "", False, "cache maintenance: nothing is cached, nothing to do"),

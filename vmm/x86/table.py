@@ -23,7 +23,7 @@ from typing import Callable, Optional
 from capstone import x86_const as X
 
 from .callouts import REGISTRY, CALLOUT, INLINE
-from .semantics import alu, bits, control, flagops, moves, muldiv, shift, stack, string
+from .semantics import alu, bcd, bits, control, flagops, legacy, moves, muldiv, shift, stack, string
 
 IDENT, UNDEF = "IDENT", "UNDEF"
 
@@ -67,6 +67,8 @@ def _build():
         "BT": bits.bt, "BTS": bits.bts, "BTR": bits.btr, "BTC": bits.btc, "BSF": bits.bsf, "BSR": bits.bsr,
         "PUSH": stack.push, "POP": stack.pop, "PUSHAL": stack.pusha, "PUSHAW": stack.pusha,
         "POPAL": stack.popa, "POPAW": stack.popa, "ENTER": stack.enter, "LEAVE": stack.leave,
+        "DAA": bcd.daa, "DAS": bcd.das, "AAA": bcd.aaa, "AAS": bcd.aas, "AAM": bcd.aam, "AAD": bcd.aad,
+        "BOUND": legacy.bound, "ARPL": legacy.arpl, "SALC": legacy.salc,
         "CLC": flagops.clc, "STC": flagops.stc, "CMC": flagops.cmc, "CLD": flagops.cld, "STD": flagops.std,
     }
     for name, sem in plain.items():
@@ -93,7 +95,7 @@ def _build():
                         ("RDTSC", "rdtsc"), ("HLT", "hlt"), ("IN", "in"), ("OUT", "out"),
                         ("LGDT", "lgdt"), ("LIDT", "lidt"), ("SGDT", "sgdt"), ("SIDT", "sidt"),
                         ("LJMP", "ljmp"), ("IRETD", "iret"), ("CPUID", "cpuid"), ("RDMSR", "rdmsr"),
-                        ("WRMSR", "wrmsr"), ("INT", "int"), ("INT3", "int3"), ("INTO", "into"),
+                        ("WRMSR", "wrmsr"), ("INT", "int"), ("INT3", "int3"), ("INT1", "int1"), ("INTO", "into"),
                         ("INVLPG", "invlpg"), ("WBINVD", "wbinvd"), ("INVD", "invd"), ("CLTS", "clts")):
         t[getattr(X, f"X86_INS_{name}")] = _registry(entry)
     return t
