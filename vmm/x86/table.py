@@ -61,6 +61,9 @@ def _build():
         "MOV": moves.mov, "MOVZX": moves.movzx, "MOVSX": moves.movsx, "LEA": moves.lea, "XCHG": moves.xchg,
         "BSWAP": moves.bswap, "XLATB": moves.xlat, "CBW": moves.cbw, "CWDE": moves.cbw, "CWD": moves.cwd,
         "CDQ": moves.cwd, "NOP": moves.nop, "PAUSE": moves.nop, "ENDBR32": moves.nop,
+        # hint NOPs of the 0F 18-1F space (QEMU too runs them as NOPs on any CPU model)
+        "PREFETCHNTA": moves.nop, "PREFETCHT0": moves.nop, "PREFETCHT1": moves.nop, "PREFETCHT2": moves.nop,
+        "CLDEMOTE": moves.nop,
         "SHL": shift.shl, "SAL": shift.shl, "SHR": shift.shr, "SAR": shift.sar, "ROL": shift.rol,
         "ROR": shift.ror, "RCL": shift.rcl, "RCR": shift.rcr, "SHLD": shift.shld, "SHRD": shift.shrd,
         "MUL": muldiv.mul, "IMUL": muldiv.imul, "DIV": muldiv.div, "IDIV": muldiv.idiv,
@@ -111,6 +114,11 @@ _LOCKABLE = frozenset(getattr(X, f"X86_INS_{n}") for n in (
     "OR", "SBB", "SUB", "XOR", "XADD", "XCHG"))
 
 
+def _far_form(cs_insn):
+    """FF /3 (call far m16:32) or FF /5 (jmp far m16:32), by the ModRM reg field."""
+    return cs_insn.modrm >> 3 & 7 in (3, 5)
+
+
 def lookup(insn, cs_insn):
     """The Spec for a decoded instruction, resolving forms that share a Capstone id."""
     spec = TABLE.get(insn.id, UNDEFINED)
@@ -124,8 +132,9 @@ def lookup(insn, cs_insn):
         return _POP_SEG if ops[0].index != 1 else UNDEFINED          # pop cs does not exist
     elif insn.id in _SSE_TWINS and cs_insn.opcode[0] == 0x0F:
         return UNDEFINED
-    elif insn.id in (X.X86_INS_JMP, X.X86_INS_CALL) and ops and ops[0].kind == "mem" and ops[0].w == 48:
-        # jmp/call far through a m16:32 pointer (Capstone gives them the near ids)
+    elif insn.id in (X.X86_INS_JMP, X.X86_INS_CALL) and cs_insn.opcode[0] == 0xFF and _far_form(cs_insn):
+        # jmp/call far through a m16:32 pointer, FF /5 and FF /3: Capstone gives them the near
+        # ids (and call far a 4-byte operand); far call is not implemented yet, so #UD
         return _registry("ljmp") if insn.id == X.X86_INS_JMP else UNDEFINED
     if insn.lock and (insn.id not in _LOCKABLE or not ops or ops[0].kind != "mem"):
         return UNDEFINED                                              # SDM: lock elsewhere is #UD
