@@ -16,7 +16,9 @@ MOVES = ["mov eax, ebx", "mov ax, 0x1234", "mov ah, bl", "mov dword ptr [esi + 4
          "prefetchnta byte ptr [esi]", "prefetcht0 byte ptr [eax]", "prefetcht1 byte ptr [edi]",
          "prefetcht2 byte ptr [ebx]", ".byte 0x0f, 0x1c, 0x06", ".byte 0x0f, 0x19, 0x06",   # hint NOPs
          "mov ax, ds", "mov eax, ss", "mov word ptr [esi], es",
-         "mov ebx, 0xabcd1000\n.byte 0x67\nxlatb"]         # 0x67: the table is at BX (here: code bytes)
+         "mov ebx, 0xabcd1000\n.byte 0x67\nxlatb",         # 0x67: the table is at BX (here: code bytes)
+         "lea eax, [bx + si + 0x10]", "lea ax, [bp + di - 2]", "mov al, byte ptr [bp + di - 2]",
+         "mov ecx, dword ptr [bx + 0x1000]"]                # 16-bit addressing: offsets wrap at 64K
 CONDITIONAL = [f"set{cc} al" for cc in CONDITIONS] + [f"set{cc} byte ptr [esi]" for cc in ("e", "l", "a")]
 CONDITIONAL += [f"cmov{cc} eax, ebx" for cc in CONDITIONS] + ["cmovne cx, word ptr [esi]", "cmovl eax, dword ptr [edi]"]
 FLAGS = ["clc", "stc", "cmc", "cld", "std", "lahf", "sahf", "cmp eax, ebx\nlahf", "add eax, ebx\ncmc"]
