@@ -23,8 +23,10 @@ VALUE = st.one_of(u32, INTERESTING, st.integers(0, 40))
 ARITH_FLAGS = st.integers(0, 0xFFF).map(lambda f: (f & 0x8D5) | 0x2)
 
 
-def check(engine, asm, data, regs=None, df=False):
-    """Differential run of `asm`; `regs` maps register names to fixed values or strategies."""
+def check(engine, asm, data, regs=None, df=False, oracle_asm=None):
+    """Differential run of `asm`; `regs` maps register names to fixed values or strategies.
+    `oracle_asm`, if given, is what Unicorn runs instead: an encoding of the same length that
+    means on Unicorn's CPU model what `asm` means on vmm's."""
     regs = dict(regs or {})
     initial = {}
     for name in GPRS:
@@ -38,6 +40,6 @@ def check(engine, asm, data, regs=None, df=False):
     seed = data.draw(st.integers(0, 2**32 - 1), label="memory seed")   # 8 KiB drawn whole is too big
     memory = random.Random(seed).randbytes(DATA_SIZE)
     code = assemble(asm)
-    oracle = run_unicorn(code, initial, eflags, memory)
+    oracle = run_unicorn(assemble(oracle_asm) if oracle_asm else code, initial, eflags, memory)
     ours = run_vmm(engine, code, initial, eflags, memory)
     assert_same(asm, oracle, ours, {k: hex(v) for k, v in initial.items()} | {"eflags": hex(eflags)})

@@ -68,6 +68,9 @@ def _build():
         "ROR": shift.ror, "RCL": shift.rcl, "RCR": shift.rcr, "SHLD": shift.shld, "SHRD": shift.shrd,
         "MUL": muldiv.mul, "IMUL": muldiv.imul, "DIV": muldiv.div, "IDIV": muldiv.idiv,
         "BT": bits.bt, "BTS": bits.bts, "BTR": bits.btr, "BTC": bits.btc, "BSF": bits.bsf, "BSR": bits.bsr,
+        # F3 0F BC/BD: on a CPU without BMI1/ABM (vmm's CPUID model) the F3 is ignored and they
+        # are bsf/bsr; Linux's __ffs is written "rep; bsf", GCC emits it for __builtin_ctz
+        "TZCNT": bits.bsf, "LZCNT": bits.bsr,
         "PUSH": stack.push, "POP": stack.pop, "PUSHAL": stack.pusha, "PUSHAW": stack.pusha,
         "POPAL": stack.popa, "POPAW": stack.popa, "ENTER": stack.enter, "LEAVE": stack.leave,
         "DAA": bcd.daa, "DAS": bcd.das, "AAA": bcd.aaa, "AAS": bcd.aas, "AAM": bcd.aam, "AAD": bcd.aad,
