@@ -4,7 +4,7 @@ taken and a not-taken path that leave different marks in registers."""
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tests.asmguest import run_asm
+from tests.asmguest import assemble as assemble_at, machine_with, run_asm
 
 from .differential import check
 from .oracle import CODE, assemble
@@ -69,6 +69,16 @@ CX = st.one_of(st.integers(0, 2), st.integers(0, 0xFFFFFFFF), st.integers(0, 2).
 @given(data=st.data())
 def test_operand_size_16(engine, asm, data):
     check(engine, asm, data, regs={"ecx": CX, "ebx": st.one_of(st.integers(0, 2), st.integers(0, 0xFFFFFFFF))})
+
+
+def test_16_bit_call_above_64k_wraps(engine):
+    """At 0x10000 (out of the oracle's reach) `call rel16` goes to (next + rel) & 0xFFFF and
+    pushes next & 0xFFFF, whatever Capstone shows as the target (0x20000 here)."""
+    m = machine_with(engine, "inc ebx\n.byte 0x66, 0xe8, 0xfb, 0xff", origin=0x10000)
+    m.mem_write(0, assemble_at("mov eax, 7\ncli\nhlt", 0))
+    result = m.run(max_insns=100)
+    assert result.reason == "halt" and m.reg_read("eax") == 7 and m.reg_read("eip") == 7
+    assert m.reg_read("esp") == 0x80000 - 2 and m.mem_read(0x80000 - 2, 2) == b"\x05\x00"
 
 
 def test_call_far_through_memory_is_ud(engine):

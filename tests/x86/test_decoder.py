@@ -35,6 +35,15 @@ def test_a_changed_length_is_decoded_afresh():
     assert insn.text() == "inc eax" and insn.size == 1
 
 
+def test_16_bit_branch_targets_wrap_at_64k():
+    """What the translator chains to and the inspector shows: Capstone says 0x10005 here."""
+    memory = PhysicalMemory(1 << 20)
+    memory.write(0x10001, bytes.fromhex("66e80000") + bytes.fromhex("66e200"))    # call rel16; loopw
+    decoder = Decoder(memory)
+    assert decoder.decode(0x10001).ops[0].value == 0x0005
+    assert decoder.decode(0x10005).ops[0].value == 0x0008
+
+
 # Not `lock bt [mem], reg`: #UD by the SDM (and in vmm), but QEMU/Unicorn run it.
 UNDEFINED = [".byte 0x0f, 0x0b", ".byte 0x0f, 0xb9, 0xc0", ".byte 0xf0, 0x01, 0xd8", ".byte 0x8d, 0xc0", ".byte 0x0f, 0xc7, 0xc8", ".byte 0xf0, 0x90", "mov eax, 1\n.byte 0x0f, 0x0b"]
 

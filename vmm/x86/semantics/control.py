@@ -24,7 +24,7 @@ def _operand_size(i):
 def _target(b, i):
     op = i.ops[0]
     if op.kind == "imm":
-        return b.const(op.value & (0xFFFF if i.opsize16 else 0xFFFFFFFF), 32)
+        return b.const(op.value & 0xFFFFFFFF, 32)         # 16-bit targets: wrapped by the decoder
     target = read(b, op)
     return b.zext(target, 16, 32) if op.w == 16 else target
 
