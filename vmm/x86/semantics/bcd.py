@@ -25,7 +25,7 @@ def _carry_and_aux(b, carry, aux):
     return b.or_(b.zext(carry, 1, 32), b.shl(b.zext(aux, 1, 32), b.const(AF, 32), 32), 32)
 
 
-def _decimal_adjust(b, i, step):
+def _decimal_adjust(b, step):
     """daa (step +1) / das (step -1): correct AL after a packed-BCD add or subtract."""
     al, cf = b.reg(EAX, 8, 0), b.flag("CF")
     aux = b.or_(_low_nibble_above_9(b, al), b.flag("AF"), 1)
@@ -42,14 +42,14 @@ def _decimal_adjust(b, i, step):
 
 
 def daa(b, i):
-    _decimal_adjust(b, i, 1)
+    _decimal_adjust(b, 1)
 
 
 def das(b, i):
-    _decimal_adjust(b, i, -1)
+    _decimal_adjust(b, -1)
 
 
-def _ascii_adjust(b, i, step):
+def _ascii_adjust(b, step):
     """aaa (step +1) / aas (step -1): correct AL, carry into AH, after an unpacked-BCD op."""
     ax = b.reg(EAX, 16, 0)
     al = b.trunc(ax, 16, 8)
@@ -61,11 +61,11 @@ def _ascii_adjust(b, i, step):
 
 
 def aaa(b, i):
-    _ascii_adjust(b, i, 1)
+    _ascii_adjust(b, 1)
 
 
 def aas(b, i):
-    _ascii_adjust(b, i, -1)
+    _ascii_adjust(b, -1)
 
 
 def aam(b, i):
