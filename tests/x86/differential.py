@@ -34,10 +34,12 @@ def pointers_free(asm):
     return "[" not in asm and not any(word.startswith(IMPLICIT_MEMORY) for word in words)
 
 
-def check(engine, asm, data, regs=None, df=False):
+def check(engine, asm, data, regs=None, df=False, oracle_asm=None):
     """Differential run of `asm`; `regs` maps register names to fixed values or strategies.
     Registers not given are random; ESI, EDI, EBP and ESP point into the data region and the
-    stack only if the snippet touches memory."""
+    stack only if the snippet touches memory.  `oracle_asm`, if given, is what Unicorn runs
+    instead: an encoding of the same length that means on Unicorn's CPU model what `asm`
+    means on vmm's."""
     regs = dict(regs or {})
     initial = {}
     free = pointers_free(asm)
@@ -54,6 +56,6 @@ def check(engine, asm, data, regs=None, df=False):
     seed = data.draw(st.integers(0, 2**32 - 1), label="memory seed")   # 8 KiB drawn whole is too big
     memory = random.Random(seed).randbytes(DATA_SIZE)
     code = assemble(asm)
-    oracle = run_unicorn(code, initial, eflags, memory)
+    oracle = run_unicorn(assemble(oracle_asm) if oracle_asm else code, initial, eflags, memory)
     ours = run_vmm(engine, code, initial, eflags, memory)
     assert_same(asm, oracle, ours, {k: hex(v) for k, v in initial.items()} | {"eflags": hex(eflags)})

@@ -41,6 +41,7 @@ INSTRUCTION = st.one_of(
     st.builds("bswap {}".format, _reg),
     st.builds("push {}\npop {}".format, _src, _reg),
     st.sampled_from(("clc", "stc", "cmc", "lahf", "sahf", "cdq", "cwde")),
+    st.sampled_from(("daa", "das", "aaa", "aas", "aam", "aad 7", "salc")),    # read AF/CF, write AL
 )
 
 
@@ -77,7 +78,7 @@ def test_counted_loops(engine, data):
 WRITERS = ("add eax, ebx", "sub eax, ebx", "test eax, ebx", "inc eax", "dec eax", "shl eax, 3",
            "imul eax, ebx", "adc eax, ebx", "neg eax", "add al, bl")
 READERS = ("adc edx, ecx", "sbb edx, ecx", "rcl edx, 1", "setc dl", "seto dl", "sets dl", "setp dl",
-           "cmovbe edx, ecx", "pushfd\npop edx", "lahf")
+           "cmovbe edx, ecx", "pushfd\npop edx", "lahf", "daa", "aas", "salc")
 
 
 EDGES = st.sampled_from([0, 1, 0xF, 0x10, 0x7F, 0x80, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFF0])

@@ -15,9 +15,10 @@ DOUBLE = [f"{op} {dst}, {src}, {count}" for op in ("shld", "shrd")
           for dst, src in (("eax", "ebx"), ("dword ptr [esi]", "ecx"))
           for count in ("1", "cl", "13", "0", "31")]
 DOUBLE16 = [f"{op} ax, bx, {n}" for op in ("shld", "shrd") for n in (1, 5, 15, 16)]
+ALIASES = [".byte 0xd0, 0xf0", ".byte 0xc1, 0xf3, 0x03", ".byte 0xd3, 0xf6"]    # sal: /6, an alias of shl /4
 
 
-@pytest.mark.parametrize("asm", SHIFTS + EXTRA_COUNTS + DOUBLE + DOUBLE16)
+@pytest.mark.parametrize("asm", SHIFTS + EXTRA_COUNTS + DOUBLE + DOUBLE16 + ALIASES)
 @settings(max_examples=20, deadline=None)
 @given(data=st.data())
 def test_shift(engine, asm, data):

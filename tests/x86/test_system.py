@@ -41,6 +41,14 @@ def test_segment_base_applies_to_memory_operands(engine):
     assert struct.unpack("<I", m.mem_read(0x1234 + 0x10, 4))[0] == 0xABCD
 
 
+def test_xlat_takes_a_segment_override(engine):
+    src = GDT_SETUP + ("far_ok:\nmov ax, 0x18\nmov fs, ax\nmov byte ptr fs:[0x105], 0x5a\nmov ebx, 0x100\n"
+                       "mov eax, 5\n.byte 0x64\nxlatb\ncli\nhlt\n") + GDT_DATA
+    m, result = run_asm(engine, src)
+    assert result.reason == "halt", result.message
+    assert m.reg_read("eax") == 0x5A                   # fs:[ebx + al], fs based at 0x1234
+
+
 def test_selector_beyond_gdt_limit_is_gp(engine):
     m, result = run_asm(engine, GDT_SETUP + "far_ok:\nmov ax, 0x40\nmov ds, ax\ncli\nhlt\n" + GDT_DATA)
     assert result.reason == "error" and result.fault == 13
@@ -64,6 +72,9 @@ handler_80:
 handler_gp:
     pop ebp                       ; the error code
     add dword ptr [esp], 2        ; skip the 2-byte rdmsr
+    iretd
+handler_db:
+    mov edx, [esp]                ; saved EIP: a trap saves the next instruction's
     iretd
 handler_ud:
     mov ecx, 0x0d0d
@@ -91,7 +102,8 @@ def _idt_machine(engine, body):
     src = IDT_GUEST.replace("{body}", body)
     labels = asm_labels(src)
     m = machine_with(engine, src)
-    for vector, label in ((0, "handler_de"), (0x80, "handler_80"), (13, "handler_gp"), (6, "handler_ud")):
+    for vector, label in ((0, "handler_de"), (0x80, "handler_80"), (13, "handler_gp"), (6, "handler_ud"),
+                          (1, "handler_db")):
         offset = labels[label]
         gate = (offset & 0xFFFF) | (0x08 << 16) | (0x8E00 << 32) | ((offset >> 16) << 48)
         m.mem_write(labels["idt"] + vector * 8, struct.pack("<Q", gate))
@@ -114,6 +126,14 @@ def test_int_n_and_iret(engine):
     m, _ = _idt_machine(engine, "int 0x80\nmov eax, 1")
     result = m.run(max_insns=10_000)
     assert result.reason == "halt" and m.reg_read("edx") == 0x80 and m.reg_read("eax") == 1
+
+
+def test_int1_is_a_debug_trap_through_vector_1(engine):
+    """icebp (0xF1): Unicorn treats it as QEMU's debugger stop, so the SDM is the oracle here."""
+    m, labels = _idt_machine(engine, "mov eax, 1\n.byte 0xf1\nafter_int1:\nmov eax, 4")
+    result = m.run(max_insns=10_000)
+    assert result.reason == "halt", result.message
+    assert m.reg_read("edx") == labels["after_int1"] and m.reg_read("eax") == 4
 
 
 def test_unknown_msr_is_gp_with_error_code_zero(engine):

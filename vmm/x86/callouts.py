@@ -25,7 +25,7 @@ from dataclasses import replace
 
 from ..errors import GuestFault
 from . import cpuid as cpuid_model, far, probes, sysenter as fast_calls, tss
-from .exceptions import BP, GP, OF
+from .exceptions import BP, DB, GP, OF
 from .interrupts import deliver
 from .operands import address, read, write
 from .protection import current_cpl, current_iopl, require_cpl0
@@ -297,6 +297,14 @@ def int3(m, b, i):
     _software_interrupt(m, b, BP, i, "int3")
 
 
+def int1(m, b, i):
+    """icebp (0xF1): a #DB trap through IDT vector 1 (no gate DPL check: it is not INT n)."""
+    if m.trace is not None:
+        m.trace.interrupt(DB, None, i.address, "int1")
+    deliver(m, DB, None, i.next, "int1")
+    b.jump(m.state.eip)
+
+
 def into(m, b, i):
     if b.flag("OF"):
         _software_interrupt(m, b, OF, i, "into")
@@ -374,6 +382,7 @@ def _entries():
         Callout("int", C, int_n, "idt", "stack, cs, eip, eflags", True,
                 "software interrupt through the guest IDT (gate DPL >= CPL)"),
         Callout("int3", C, int3, "idt", "stack, cs, eip, eflags", True, "breakpoint through the guest IDT"),
+        Callout("int1", C, int1, "idt", "stack, cs, eip, eflags", True, "icebp: debug trap through the guest IDT"),
         Callout("into", C, into, "eflags.OF, idt", "stack, cs, eip, eflags", True, "overflow trap through the guest IDT"),
         Callout("invlpg", C, invlpg, "memory operand", "tlb", True, "TLB maintenance belongs to the monitor", cpl0=True),
         Callout("wbinvd", C, no_op, "", "", False, "cache maintenance: nothing is cached, nothing to do", cpl0=True),

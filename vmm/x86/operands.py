@@ -11,7 +11,7 @@ Example:
     write(b, i.ops[0], b.add(old, b.const(1, w), w), addr)
 """
 
-from capstone import x86_const as X
+from capstone import CS_GRP_BRANCH_RELATIVE, x86_const as X
 
 from .state import EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS
 
@@ -102,6 +102,9 @@ def convert(cs_insn, addr16):
     for op in ops:                       # Capstone reports some immediates with size 0
         if op.kind == "imm" and op.w == 0:
             op.w = ops[0].w if ops[0].kind != "imm" else 8
+    if cs_insn.prefix[2] == 0x66 and cs_insn.group(CS_GRP_BRANCH_RELATIVE):
+        for op in ops:                   # a 16-bit IP: Capstone's target is right only modulo 64K
+            op.value &= 0xFFFF
     return tuple(ops)
 
 

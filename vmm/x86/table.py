@@ -23,7 +23,7 @@ from typing import Callable, Optional
 from capstone import x86_const as X
 
 from .callouts import REGISTRY, CALLOUT, INLINE
-from .semantics import alu, bits, control, flagops, moves, muldiv, shift, stack, string
+from .semantics import alu, bcd, bits, control, flagops, legacy, moves, muldiv, shift, stack, string
 
 IDENT, UNDEF = "IDENT", "UNDEF"
 
@@ -61,12 +61,20 @@ def _build():
         "MOV": moves.mov, "MOVZX": moves.movzx, "MOVSX": moves.movsx, "LEA": moves.lea, "XCHG": moves.xchg,
         "BSWAP": moves.bswap, "XLATB": moves.xlat, "CBW": moves.cbw, "CWDE": moves.cbw, "CWD": moves.cwd,
         "CDQ": moves.cwd, "NOP": moves.nop, "PAUSE": moves.nop, "ENDBR32": moves.nop,
+        # hint NOPs of the 0F 18-1F space (QEMU too runs them as NOPs on any CPU model)
+        "PREFETCHNTA": moves.nop, "PREFETCHT0": moves.nop, "PREFETCHT1": moves.nop, "PREFETCHT2": moves.nop,
+        "CLDEMOTE": moves.nop,
         "SHL": shift.shl, "SAL": shift.shl, "SHR": shift.shr, "SAR": shift.sar, "ROL": shift.rol,
         "ROR": shift.ror, "RCL": shift.rcl, "RCR": shift.rcr, "SHLD": shift.shld, "SHRD": shift.shrd,
         "MUL": muldiv.mul, "IMUL": muldiv.imul, "DIV": muldiv.div, "IDIV": muldiv.idiv,
         "BT": bits.bt, "BTS": bits.bts, "BTR": bits.btr, "BTC": bits.btc, "BSF": bits.bsf, "BSR": bits.bsr,
+        # F3 0F BC/BD: on a CPU without BMI1/ABM (vmm's CPUID model) the F3 is ignored and they
+        # are bsf/bsr; Linux's __ffs is written "rep; bsf", GCC emits it for __builtin_ctz
+        "TZCNT": bits.bsf, "LZCNT": bits.bsr,
         "PUSH": stack.push, "POP": stack.pop, "PUSHAL": stack.pusha, "PUSHAW": stack.pusha,
         "POPAL": stack.popa, "POPAW": stack.popa, "ENTER": stack.enter, "LEAVE": stack.leave,
+        "DAA": bcd.daa, "DAS": bcd.das, "AAA": bcd.aaa, "AAS": bcd.aas, "AAM": bcd.aam, "AAD": bcd.aad,
+        "BOUND": legacy.bound, "ARPL": legacy.arpl, "SALC": legacy.salc,
         "CLC": flagops.clc, "STC": flagops.stc, "CMC": flagops.cmc, "CLD": flagops.cld, "STD": flagops.std,
     }
     for name, sem in plain.items():
@@ -93,7 +101,7 @@ def _build():
                         ("RDTSC", "rdtsc"), ("HLT", "hlt"), ("IN", "in"), ("OUT", "out"),
                         ("LGDT", "lgdt"), ("LIDT", "lidt"), ("SGDT", "sgdt"), ("SIDT", "sidt"),
                         ("LJMP", "ljmp"), ("IRETD", "iret"), ("CPUID", "cpuid"), ("RDMSR", "rdmsr"),
-                        ("WRMSR", "wrmsr"), ("INT", "int"), ("INT3", "int3"), ("INTO", "into"),
+                        ("WRMSR", "wrmsr"), ("INT", "int"), ("INT3", "int3"), ("INT1", "int1"), ("INTO", "into"),
                         ("INVLPG", "invlpg"), ("WBINVD", "wbinvd"), ("INVD", "invd"), ("CLTS", "clts"),
                         ("LCALL", "lcall"), ("RETF", "retf"), ("IRET", "iret"), ("LTR", "ltr"), ("STR", "str"),
                         ("LLDT", "lldt"), ("SLDT", "sldt"), ("SMSW", "smsw"), ("LMSW", "lmsw"),
@@ -117,6 +125,11 @@ _LOCKABLE = frozenset(getattr(X, f"X86_INS_{n}") for n in (
     "OR", "SBB", "SUB", "XOR", "XADD", "XCHG"))
 
 
+def _far_form(cs_insn):
+    """FF /3 (call far m16:32) or FF /5 (jmp far m16:32), by the ModRM reg field."""
+    return cs_insn.modrm >> 3 & 7 in (3, 5)
+
+
 def lookup(insn, cs_insn):
     """The Spec for a decoded instruction, resolving forms that share a Capstone id."""
     spec = TABLE.get(insn.id, UNDEFINED)
@@ -130,7 +143,7 @@ def lookup(insn, cs_insn):
         return _POP_SEG if ops[0].index != 1 else UNDEFINED          # pop cs does not exist
     elif insn.id in _SSE_TWINS and cs_insn.opcode[0] == 0x0F:
         return UNDEFINED
-    elif insn.id in _NEAR_IDS and ops and ops[0].kind == "mem" and (cs_insn.modrm >> 3) & 7 in (3, 5):
+    elif insn.id in _NEAR_IDS and ops and ops[0].kind == "mem" and _far_form(cs_insn):
         # jmp/call far through a m16:32 pointer (FF /5, FF /3): Capstone gives them the near ids
         return _FAR_FORMS[insn.id]
     if insn.lock and (insn.id not in _LOCKABLE or not ops or ops[0].kind != "mem"):

@@ -2,6 +2,10 @@
 
 Direct targets are constants Capstone already resolved; the new EIP is set
 with `b.jump`, so the engine and the translator see one exit per transfer.
+With a 0x66 prefix the operand size is 16 bits: targets are truncated to
+16 bits (EIP & 0xFFFF), call pushes and ret pops a 16-bit IP; the stack
+itself stays 32-bit (ESP moves by 2).  A 0x67 prefix makes loop/jcxz count
+in CX.
 
 Example:
     control.jcc(b, insn)      # insn = "jne 0x100010"
@@ -13,10 +17,14 @@ from ..state import ECX, ESP
 from .stack import pop_value, push_value
 
 
+def _operand_size(i):
+    return 16 if i.opsize16 else 32
+
+
 def _target(b, i):
     op = i.ops[0]
     if op.kind == "imm":
-        return b.const(op.value & (0xFFFF if i.opsize16 else 0xFFFFFFFF), 32)
+        return b.const(op.value & 0xFFFFFFFF, 32)         # 16-bit targets: wrapped by the decoder
     target = read(b, op)
     return b.zext(target, 16, 32) if op.w == 16 else target
 
@@ -30,17 +38,19 @@ def jcc(b, i):
 
 
 def call(b, i):
+    w = _operand_size(i)
     target = _target(b, i)                         # read before the push: "call [esp]"
-    push_value(b, b.const(i.next, 32), 32)
+    push_value(b, b.const(i.next & ((1 << w) - 1), w), w)
     b.jump(target)
 
 
 def ret(b, i):
-    target, esp = pop_value(b, 32)
+    w = _operand_size(i)
+    target, esp = pop_value(b, w)
     if i.ops:
         esp = b.add(esp, b.const(i.ops[0].value & 0xFFFF, 32), 32)
     b.set_reg(ESP, esp, 32, 0)
-    b.jump(target)
+    b.jump(b.zext(target, 16, 32) if w == 16 else target)
 
 
 def _count_down(b, i):

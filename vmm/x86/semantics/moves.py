@@ -6,7 +6,9 @@ Example:
 
 from ..flags import cond
 from ..operands import address, read, write, effective_address, linear
-from ..state import EAX, EBX, EDX, DS
+from ..state import EAX, EBX, EDX, ES, CS, SS, DS, FS, GS
+
+_SEGMENT_PREFIXES = {0x26: ES, 0x2E: CS, 0x36: SS, 0x3E: DS, 0x64: FS, 0x65: GS}
 
 
 def mov(b, i):
@@ -44,13 +46,21 @@ def xchg(b, i):
 
 
 def bswap(b, i):
-    write(b, i.ops[0], b.bswap(read(b, i.ops[0]), 32))
+    op = i.ops[0]
+    if op.w == 16:        # 0x66: undefined in the SDM; QEMU (so Unicorn) clears the low word
+        write(b, op, b.const(0, 16))
+    else:
+        write(b, op, b.bswap(read(b, op), 32))
 
 
 def xlat(b, i):
     al = b.reg(EAX, 8, 0)
     offset = b.add(b.reg(EBX, 32, 0), b.zext(al, 8, 32), 32)
-    seg = i.ops[0].seg if i.ops else DS
+    if i.addr16:                              # 0x67: the table is at DS:BX, the sum wraps at 64K
+        offset = b.and_(offset, b.const(0xFFFF, 32), 32)
+    seg = DS
+    for byte in i.raw[:-1]:                   # Capstone gives xlat no operand: read the prefixes
+        seg = _SEGMENT_PREFIXES.get(byte, seg)
     b.set_reg(EAX, b.load(linear(b, seg, offset), 8), 8, 0)
 
 

@@ -92,24 +92,29 @@ def popf(b, i):
 
 
 def enter(b, i):
+    """With 0x66 the frame pointers are 16-bit (BP pushed and copied); EBP and ESP are set
+    whole, as the stack is 32-bit (SDM "ENTER", StackSize = 32)."""
+    w = 16 if i.opsize16 else 32
+    step = w // 8
     size, level = i.ops[0].value & 0xFFFF, i.ops[1].value & 31
     ebp, esp = b.reg(EBP, 32, 0), b.reg(ESP, 32, 0)
-    frame = b.sub(esp, b.const(4, 32), 32)
-    b.store(_stack_addr(b, frame), ebp, 32)
+    frame = b.sub(esp, b.const(step, 32), 32)
+    b.store(_stack_addr(b, frame), b.reg(EBP, w, 0), w)
     top = frame
     for n in range(1, level):                      # copy the enclosing frames' pointers
-        saved = b.load(_stack_addr(b, b.sub(ebp, b.const(4 * n, 32), 32)), 32)
-        top = b.sub(top, b.const(4, 32), 32)
-        b.store(_stack_addr(b, top), saved, 32)
+        saved = b.load(_stack_addr(b, b.sub(ebp, b.const(step * n, 32), 32)), w)
+        top = b.sub(top, b.const(step, 32), 32)
+        b.store(_stack_addr(b, top), saved, w)
     if level:
-        top = b.sub(top, b.const(4, 32), 32)
-        b.store(_stack_addr(b, top), frame, 32)
+        top = b.sub(top, b.const(step, 32), 32)
+        b.store(_stack_addr(b, top), b.trunc(frame, 32, w) if w < 32 else frame, w)
     b.set_reg(EBP, frame, 32, 0)
     b.set_reg(ESP, b.sub(top, b.const(size, 32), 32), 32, 0)
 
 
 def leave(b, i):
+    w = 16 if i.opsize16 else 32
     ebp = b.reg(EBP, 32, 0)
-    value = b.load(_stack_addr(b, ebp), 32)
-    b.set_reg(ESP, b.add(ebp, b.const(4, 32), 32), 32, 0)
-    b.set_reg(EBP, value, 32, 0)
+    value = b.load(_stack_addr(b, ebp), w)
+    b.set_reg(ESP, b.add(ebp, b.const(w // 8, 32), 32), 32, 0)
+    b.set_reg(EBP, value, w, 0)                    # 0x66: only BP is loaded
