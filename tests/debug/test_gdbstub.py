@@ -130,3 +130,42 @@ def test_gdb_addresses_in_qemu_spelling():
     for bad in ("1234", "tcp::", "udp::1", "tcp::99999"):
         with pytest.raises(VmmError):
             parse_address(bad)
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_gdb_attaching_to_a_running_guest_stops_it(engine):
+    m = machine_with(engine, SPIN)
+    stub = GdbStub(m, port=0, wait=False)                # -s without -S: the guest runs at once
+    results = []
+    thread = threading.Thread(target=lambda: results.append(stub.run(timeout=1.0)), daemon=True)
+    thread.start()
+    while m.state.icount < 1000:                         # running (the jit starts up first)
+        time.sleep(0.05)
+    sock = socket.create_connection(("127.0.0.1", stub.port))
+    assert _packet(sock, "?") == "S05"
+    first = _packet(sock, "p0")
+    time.sleep(0.2)
+    assert _packet(sock, "p0") == first                   # stopped while gdb is attached
+    assert int.from_bytes(bytes.fromhex(first), "little") > 0
+    assert _packet(sock, "D") == "OK"                     # detach: the guest runs on...
+    thread.join(timeout=10)
+    assert results[0].reason == "timeout"                 # ...to the end of its 1 s of running
+    assert m.reg_read("eax") > int.from_bytes(bytes.fromhex(first), "little")
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_stepping_over_a_callout_runs_it_once(engine):
+    src = "mov dx, 0x540\nmov al, 7\nout dx, al\ninc eax\ncli\nhlt"
+    out_at = ORIGIN + 4 + 2                                   # mov dx (4 bytes), mov al (2)
+    stub, thread, results = _serve(engine, src)
+    seen = []
+    stub.m.hook_port(0x540, write=lambda port, size, value: seen.append(value))
+    sock = socket.create_connection(("127.0.0.1", stub.port))
+    assert _packet(sock, f"Z0,{out_at:x},1") == "OK"
+    assert _packet(sock, "c") == "S05"
+    assert stub.m.reg_read("eip") == out_at and seen == []    # stopped before the out
+    assert _packet(sock, "s") == "S05"
+    assert stub.m.reg_read("eip") == out_at + 1 and seen == [7]
+    assert _packet(sock, "c") == "W00"                         # hlt: the guest is done
+    thread.join(timeout=10)
+    assert results[0].reason == "halt" and seen == [7] and stub.m.reg_read("eax") == 8

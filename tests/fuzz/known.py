@@ -34,6 +34,15 @@ def _decoded(part):
     return next(_CS.disasm(part, 0x1000, 1), None)
 
 
+PREFIXES = frozenset(b"\x66\x67\xf0\xf2\xf3\x26\x2e\x36\x3e\x64\x65")
+
+
+def _without_opsize(part):
+    """The instruction's bytes without the 0x66 prefixes (there may be several)."""
+    count = next((n for n, byte in enumerate(part) if byte not in PREFIXES), len(part))
+    return bytes(byte for byte in part[:count] if byte != 0x66) + part[count:]
+
+
 def _is_test_alias(insn):
     return insn is not None and insn.mnemonic == "test" and insn.opcode[0] in (0xF6, 0xF7) and \
         (insn.modrm >> 3) & 7 == 1
@@ -46,7 +55,7 @@ def known_cause(program, rerun):
     if any(_is_test_alias(insn) for insn in decoded):
         return "test-alias"
     repairs = (("bt-flags", lambda insn, part: assemble("pushfd\npopfd") + part if insn.mnemonic in BIT_TESTS else part),
-               ("isa-16bit", lambda insn, part: part.replace(b"\x66", b"", 1) if insn.mnemonic in ISA_16BIT else part))
+               ("isa-16bit", lambda insn, part: _without_opsize(part) if insn.mnemonic in ISA_16BIT else part))
     for cause, repair in repairs:
         repaired = [part if insn is None else repair(insn, part) for insn, part in zip(decoded, program.parts)]
         if repaired != list(program.parts) and rerun(repaired):

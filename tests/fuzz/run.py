@@ -48,10 +48,10 @@ class FuzzReport:
         return "\n".join(lines)
 
 
-def _compare(code, regs, eflags, data):
+def _compare(code, regs, eflags, data, engines=ENGINE_VARIANTS):
     """None if every engine agrees with Unicorn on `code`, else (engine, what differs)."""
     oracle = run_unicorn(code, regs, eflags, data)
-    for engine in ENGINE_VARIANTS:
+    for engine in engines:
         try:
             assert_same(code.hex(), oracle, run_vmm(engine, code, regs, eflags, data), regs)
         except AssertionError as error:
@@ -61,17 +61,17 @@ def _compare(code, regs, eflags, data):
     return None
 
 
-def check_program(rng):
+def check_program(rng, engines=ENGINE_VARIANTS, raw_share=0.3):
     """One random program with random registers, flags and data: None if all agree, else
     (known cause or None, description)."""
-    program = random_program(rng)
+    program = random_program(rng, raw_share=raw_share)
     regs = random_registers(rng)
     eflags = (rng.randrange(0x1000) & 0x8D5) | 0x2
     data = rng.randbytes(DATA_SIZE)
-    differs = _compare(program.code, regs, eflags, data)
+    differs = _compare(program.code, regs, eflags, data, engines)
     if differs is None:
         return None
-    cause = known_cause(program, lambda parts: _compare(b"".join(parts), regs, eflags, data) is None)
+    cause = known_cause(program, lambda parts: _compare(b"".join(parts), regs, eflags, data, engines) is None)
     engine, what = differs
     return cause, f"[{engine}] {program.code.hex()}\n{program.text}\n{what}"
 

@@ -2,7 +2,9 @@
 
     CONTINUE  (block -> dispatcher only) state.eip holds the next block's address
     MISS      no translation for state.eip in the jump cache: Python translates
-    BUDGET    state.icount reached state.icount_limit (checked at block entry)
+    BUDGET    the block's instructions do not all fit before state.icount_limit (checked at
+              block entry, and at each pass of a tier-2 loop): the monitor interprets what is
+              left of the budget, so runs stop at exactly the instruction asked for
     STEP      the monitor must run the instruction at state.eip in the interpreter:
               a callout, an undefined instruction, a fault, an access outside RAM
               or a store to a page holding translated code (guest state is exactly
