@@ -187,6 +187,8 @@ class Machine:
         """Deliver an external interrupt through the guest IDT (wakes a halted CPU)."""
         self.halted = False
         self.interrupts_delivered += 1
+        if self.trace is not None:
+            self.trace.interrupt(vector, None, self.state.eip, "external interrupt")
         deliver(self, vector, None, self.state.eip, f"IRQ vector {vector:#x}", external=True)
 
     def request_interrupt_check(self):
