@@ -167,6 +167,8 @@ class Machine:
         self.attention = False
         if self.halted:
             if not self.clock.idle():
+                # Nothing can wake it: the run ends here; a later run() resumes after the hlt.
+                self.halted = False
                 self.stop("halt", 0, "hlt with interrupts enabled and no timer armed: the guest waits for ever")
             return 0
         if waiting and s.eflags & (1 << IF):

@@ -66,6 +66,6 @@ def run(m, budget):
         s.eip = insn.next if b.target is None else b.target
         s.icount += 1
         retired += 1
-        if single_step:                          # TF was set: a #DB trap after the instruction
-            deliver(m, DB, None, s.eip, "single-step (EFLAGS.TF)")
+        if single_step and m.stop_reason is None and not m.halted:
+            deliver(m, DB, None, s.eip, "single-step (EFLAGS.TF)")   # a trap after the instruction
     return retired
