@@ -23,7 +23,7 @@ from typing import Callable, Optional
 from capstone import x86_const as X
 
 from .callouts import REGISTRY, CALLOUT, INLINE
-from .semantics import alu, bits, control, flagops, moves, muldiv, shift, stack, string
+from .semantics import alu, bits, control, flagops, moves, muldiv, shift, stack, string, x87
 
 IDENT, UNDEF = "IDENT", "UNDEF"
 
@@ -96,6 +96,7 @@ def _build():
                         ("WRMSR", "wrmsr"), ("INT", "int"), ("INT3", "int3"), ("INTO", "into"),
                         ("INVLPG", "invlpg"), ("WBINVD", "wbinvd"), ("INVD", "invd"), ("CLTS", "clts")):
         t[getattr(X, f"X86_INS_{name}")] = _registry(entry)
+    t.update(x87.table_entries(_ident))
     return t
 
 
