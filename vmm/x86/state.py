@@ -80,10 +80,15 @@ class FpuState(ctypes.Structure):
 FPU_IMAGE_SIZE = 108
 
 
+RESERVED = 0xFFFF0000          # the upper halves of CW, SW, TW and FDS, as FNSAVE writes them
+
+
 def reset_fpu(fpu):
-    """fninit: control word 0x37F, status 0 (TOP 0), every register empty (tag 11b)."""
-    fpu.cw, fpu.sw, fpu.tw = 0x037F, 0, 0xFFFF
-    fpu.fip = fpu.fcs = fpu.fdp = fpu.fds = 0
+    """fninit: control word 0x37F, status 0 (TOP 0), every register empty (tag 11b), the
+    pointers cleared; the registers keep their contents."""
+    fpu.cw, fpu.sw, fpu.tw = RESERVED | 0x037F, RESERVED, RESERVED | 0xFFFF
+    fpu.fip = fpu.fcs = fpu.fdp = 0
+    fpu.fds = RESERVED
 
 
 class CpuState(ctypes.Structure):

@@ -29,8 +29,8 @@ FRSTOR, FNSAVE, FNSTSW = (0xDD, 4), (0xDD, 6), (0xDD, 7)
 FNCLEX, FNINIT = (0xDB, 0xE2), (0xDB, 0xE3)
 # Control instructions leave FIP, FOP and FDP alone (SDM vol. 1, 8.1.8).
 CONTROL = {FLDENV, FLDCW, FNSTENV, FNSTCW, FRSTOR, FNSAVE, FNSTSW, FNCLEX, FNINIT}
-# They load the control word (fnstenv masks every exception; fnsave reinitialises).
-LOADS_CW = {FLDENV, FLDCW, FNSTENV, FRSTOR, FNSAVE, FNINIT}
+# They replace the exception flags (the others keep those already raised).
+CLEARS_FLAGS = {FLDENV, FRSTOR, FNSAVE, FNCLEX, FNINIT}
 FCMOV = (0xDA, 0xC0)        # every fcmovcc runs as fcmovb st(0), st(i) with CF = the condition
 
 
@@ -42,7 +42,8 @@ class Form:
     load: int           # bytes read from guest memory (0: none)
     store: int          # bytes written to guest memory (0: none)
     control: bool       # leaves FIP/FOP/FDP as they were
-    loads_cw: bool      # the control word afterwards is the host's, not the guest's old one
+    keeps_flags: bool   # the exception flags raised before stay raised
+    resets: bool        # fninit, fnsave: the pointers are cleared (the host's image has that)
     env_out: bool       # writes an environment image (fnstenv, fnsave) to `io`
     env_in: bool        # reads one (fldenv, frstor): the pointers come from it
     flags: bool         # fcomi family: the helper returns the host's flags (lahf)
@@ -67,7 +68,8 @@ def form(opcode, modrm):
             opcode = FCMOV[0]
     flags = not memory and opcode in (0xDB, 0xDF) and 0xE8 <= modrm < 0xF8
     return Form(opcode, modrm, memory, LOADS.get(key, 0) if memory else 0,
-                STORES.get(key, 0) if memory else 0, key in CONTROL, key in LOADS_CW,
+                STORES.get(key, 0) if memory else 0, key in CONTROL, key not in CLEARS_FLAGS,
+                key in (FNINIT, FNSAVE),
                 key in (FNSTENV, FNSAVE), key in (FLDENV, FRSTOR), flags,
                 not memory and (opcode, modrm & 0xF8) == FCMOV)
 

@@ -12,23 +12,26 @@ compiled once per process with llvmlite when first asked for; translated code ca
 its address, the interpreter through ctypes (Builder.native).
 
 What the wrapper adds around the host instruction:
-  * The host runs with every exception masked (CW | 0x3F) so it never traps: a guest
-    exception always gets the masked response (the default NaN, infinity, denormal...),
-    its flag is set, and ES/B are set when the guest's control word leaves it unmasked.
-    #MF is never raised (vmm documents this in vmm.x86.semantics.x87).
-  * The guest's control word is put back afterwards, except for instructions that load
-    one (fldcw, fldenv, frstor, fninit, and fnstenv/fnsave, which mask or reset it).
+  * The host runs with the guest's control word, so rounding and precision control, and
+    the response to unmasked exceptions (destination unchanged, no pop; biased results),
+    are the hardware's.  Exception flags already raised are cleared in the image the host
+    loads and merged back afterwards, so nothing is pending when the host instruction
+    starts and the host never traps; ES/B are then recomputed.  A guest with an unmasked
+    exception pending therefore gets no #MF (vmm.x86.semantics.x87 documents this).
   * FIP, FCS, FOP, FDP, FDS are the guest's (the host's would be its own RIP): set from
-    the helper's `ip`/`dp` arguments for non-control instructions, kept otherwise.
-  * fnstenv/fnsave images written to `io` get the guest's control word, ES/B and pointers.
+    the helper's `ip`/`dp` arguments for non-control instructions, loaded by fldenv and
+    frstor, cleared by fninit and fnsave (the host's image has them cleared), else kept.
+  * fnstenv/fnsave images written to `io` get the guest's flags, ES/B and pointers.
   * A form that stores to guest memory leaves its new image in `pending`: the semantics
     store the result and then call `x87_commit`, so a faulting store changes nothing.
 The host FPU is left as FNSAVE leaves it (initialised), with the host's control word.
 
 Helpers all have the signature `i64 (ptr state, i64 a, i64 b, i64 ip, i64 dp)`:
   x87_<opcode><modrm>  run one form (vmm.x86.fpu.forms): a, b = the memory operand's
-                       bytes 0-7 and 8-15 (or the fcmov condition in a); returns io's
-                       first 8 bytes, or the host's lahf flags for the fcomi family
+                       bytes 0-7 and 8-15 (for a store: its old contents, which stay if
+                       an unmasked exception stops the store; for fcmovcc: the condition
+                       in a); returns io's first 8 bytes, or the host's lahf flags for
+                       the fcomi family
   x87_read             the 8 bytes at offset `a` of CpuState.fpu
   x87_write            store `b` (8 bytes) at offset `a` of CpuState.fpu
   x87_commit           `pending` becomes the FPU state
@@ -57,7 +60,8 @@ _MEMCPY = "declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)"
 
 def _asm(form):
     """The inline asm: save the host CW, load the guest image, run the guest's opcode and
-    ModRM, keep the flags, store the image (which reinitialises the FPU), restore the CW."""
+    ModRM, keep the flags, store the image (a no-wait instruction, which reinitialises the
+    FPU, so nothing is left pending), restore the host CW."""
     setup = "btl $$0, (%rsi)\n\t" if form.fcmov else ""      # CF = the fcmov condition
     return (f"fnstcw ($3)\n\tfrstor ($1)\n\t{setup}.byte {form.opcode:#x}, {form.modrm:#x}\n\t"
             "lahf\n\tfnsave ($2)\n\tfldcw ($3)")
@@ -74,28 +78,26 @@ def _run_ir(form):
         "  %out = alloca [112 x i8], align 16",
         "  %hostcw = alloca i16, align 2",
         f"  call void @llvm.memcpy.p0.p0.i64(ptr align 16 %img, ptr align 16 %fpu, i64 {FPU_IMAGE_SIZE}, i1 false)",
-        "  %cw = load i16, ptr %fpu",
-        "  %cwm = or i16 %cw, 63",
-        "  store i16 %cwm, ptr %img",                     # the host masks every exception
         "  %swp = getelementptr i8, ptr %img, i64 4",
         "  %sw0 = load i16, ptr %swp",
-        "  %sw1 = and i16 %sw0, 32639",                   # ES, B clear: nothing pending
+        "  %raised = and i16 %sw0, 127",                  # IE DE ZE OE UE PE SF
+        "  %sw1 = and i16 %sw0, 32512",                   # flags, ES, B clear: nothing pending
         "  store i16 %sw1, ptr %swp",
     ]
-    if form.fcmov or 0 < form.load <= 16:
+    if form.fcmov or 0 < form.load <= 16 or 0 < form.store <= 16:
         lines += ["  store i64 %a, ptr %io", "  %io8 = getelementptr i8, ptr %io, i64 8", "  store i64 %b, ptr %io8"]
     lines += [
         f'  %ax = call i64 asm sideeffect "{_asm(form)}", "=&{{ax}},r,r,r,{{si}},~{{memory}},~{{dirflag}},~{{fpsr}},~{{flags}}"'
         "(ptr %img, ptr %out, ptr %hostcw, ptr %io)",
     ]
-    if not form.loads_cw:
-        lines.append("  store i16 %cw, ptr %out")
-    lines += _status_fixup("%out", "%out")
+    lines += _status_fixup("%out", form.keeps_flags)
     pointers = "%out_ptrs"
     lines.append(f"  {pointers} = getelementptr i8, ptr %out, i64 {POINTERS}")
     if form.env_in:
         lines.append(f"  %src_ptrs = getelementptr i8, ptr %io, i64 {POINTERS}")
         lines.append(f"  call void @llvm.memcpy.p0.p0.i64(ptr {pointers}, ptr %src_ptrs, i64 16, i1 false)")
+    elif form.resets:
+        pass
     elif form.control:
         lines.append(f"  %old_ptrs = getelementptr i8, ptr %fpu, i64 {POINTERS}")
         lines.append(f"  call void @llvm.memcpy.p0.p0.i64(ptr {pointers}, ptr %old_ptrs, i64 16, i1 false)")
@@ -108,9 +110,8 @@ def _run_ir(form):
         lines.append(f"  %out_dpp = getelementptr i8, ptr %out, i64 {POINTERS + 8}")
         lines.append(f"  store i64 {dp_at}, ptr %out_dpp")
     if form.env_out:
-        # The image the guest gets: its own control word, ES/B and pointers.
-        lines.append("  store i16 %cw, ptr %io")
-        lines += _status_fixup("%io", "%io", prefix="e")
+        # The image the guest gets: its own flags, ES/B and pointers.
+        lines += _status_fixup("%io", True, prefix="e")
         lines.append(f"  %io_ptrs = getelementptr i8, ptr %io, i64 {POINTERS}")
         lines.append(f"  %prev_ptrs = getelementptr i8, ptr %fpu, i64 {POINTERS}")
         lines.append("  call void @llvm.memcpy.p0.p0.i64(ptr %io_ptrs, ptr %prev_ptrs, i64 16, i1 false)")
@@ -122,14 +123,15 @@ def _run_ir(form):
     return "\n".join(lines)
 
 
-def _status_fixup(image, cw_image, prefix="s"):
-    """IR: recompute ES and B (bits 7, 15) of `image`'s status word from its exception flags
-    and the control word in `cw_image` (the host computed them with everything masked)."""
+def _status_fixup(image, keep_flags, prefix="s"):
+    """IR: merge the flags raised before (`%raised`) into `image`'s status word if
+    `keep_flags`, and recompute ES and B (bits 7, 15) from the flags and its control word."""
     p = f"%{prefix}"
     return [
-        f"  {p}cw = load i16, ptr {cw_image}",
+        f"  {p}cw = load i16, ptr {image}",
         f"  {p}swp = getelementptr i8, ptr {image}, i64 4",
-        f"  {p}sw = load i16, ptr {p}swp",
+        f"  {p}sw_host = load i16, ptr {p}swp",
+        f"  {p}sw = or i16 {p}sw_host, {'%raised' if keep_flags else 0}",
         f"  {p}unmasked = xor i16 {p}cw, -1",
         f"  {p}raised = and i16 {p}sw, {p}unmasked",
         f"  {p}pending = and i16 {p}raised, 63",

@@ -9,17 +9,17 @@ and precision control, C0-C3, stack overflow/underflow, tags, fprem, fxam, fscal
 the rest are bit-exact with the host CPU.  Both engines call the same compiled helper.
 
 What vmm does (documented choices):
-  * Exceptions always get the masked response (QNaN indefinite, infinity, denormal or
-    rounded result), the flag is set, and ES/B are set when the guest's control word
-    unmasks it; #MF is never delivered and fwait does not check for it.
+  * Exceptions: the flags, ES/B and the result (the masked response, or for an unmasked
+    exception the destination left alone) are the hardware's, but #MF is never delivered:
+    the next x87 instruction (or fwait) runs as if the pending exception were masked.
   * Precision and rounding control are the guest's: the host runs with the guest's CW.
   * #NM (vector 7): CR0.EM or CR0.TS set, for every x87 instruction; fwait/wait only
     when both CR0.TS and CR0.MP are set.
   * FIP/FCS/FOP are set by every non-control instruction, FDP/FDS by those with a memory
     operand.  The 16-bit (0x66-prefixed) fnstenv/fldenv/fnsave/frstor images are not
     modelled: those forms are #UD.
-  * The reserved upper halves of the control, status and tag words in an fnsave/fnstenv
-    image are what the host writes (0xFFFF).
+  * The reserved upper halves of the control, status, tag and FDS words in an fnsave or
+    fnstenv image are what the hardware writes (0xFFFF).
 
 Example:
     execute(b, insn)      # insn = "fadd qword ptr [esi]": load, run natively, done
@@ -34,7 +34,7 @@ from ..flags import cond
 from ..fpu.forms import form
 from ..fpu.native import IO
 from ..operands import address, effective_address
-from ..state import CS, EAX
+from ..state import CS, EAX, RESERVED
 
 CR0_MP, CR0_EM, CR0_TS = 1 << 1, 1 << 2, 1 << 3
 _PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3))
@@ -80,7 +80,8 @@ def _pointers(b, i, fop, mem):
     ip = _pair(b, fip, fcs)
     if mem is None:
         return ip, b.const(0, 64)
-    return ip, _pair(b, effective_address(b, mem), b.field(f"seg{mem.seg}.selector"))
+    fds = b.or_(b.field(f"seg{mem.seg}.selector"), b.const(RESERVED, 32), 32)
+    return ip, _pair(b, effective_address(b, mem), fds)
 
 
 def _pair(b, lo, hi):
@@ -100,7 +101,9 @@ def execute(b, i, operand=None):
         return None
     mem = _memory_operand(i) if f.memory else None
     addr = address(b, mem) if mem is not None else None
-    pieces = _chunks(f.load)
+    # A store of at most 16 bytes passes the old contents: they stay if an unmasked
+    # exception stops the host from storing.
+    pieces = _chunks(f.load or (f.store if f.store <= 16 else 0))
     words = [b.zext(b.load(_offset(b, addr, off), w), w, 64) for off, w in pieces]
     if f.load > 16:                                   # an environment image: into `io`
         for (off, _), word in zip(pieces, words):
