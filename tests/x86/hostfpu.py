@@ -7,8 +7,8 @@ and EDI pointing into it, and CS/DS selectors are the host process's, so even FI
 fnsave image's selectors agree.  The snippet leaves its results in the data region.
 
 Example:
-    ours, host = run_both_native("interp", "fninit\\nfld1\\nfnsave [edi]")
-    assert ours == host
+    asm = "fninit\\nfld1\\nfnsave [edi]"
+    assert run_vmm("interp", asm, data) == run_host(asm, data)
 """
 
 import ctypes

@@ -2,11 +2,12 @@
 
 Vendor "VmmGenuineBT" (12 bytes, so no guest applies another vendor's quirks),
 family 6 model 1 stepping 1 (a Pentium Pro class part).  Leaf 1 EDX features:
+  FPU (bit 0)   the x87 FPU, run on the host's x87 (vmm.x86.semantics.x87; no #MF)
   TSC (bit 4)   rdtsc, virtual: one tick per guest instruction
   MSR (bit 5)   rdmsr/wrmsr for the MSRs listed in vmm.x86.msr
   CX8 (bit 8)   cmpxchg8b
   CMOV (bit 15) cmovcc
-No FPU, PAE, PSE, APIC, SEP, MMX or SSE: vmm does not model them yet, and a
+No PAE, PSE, APIC, SEP, FXSR, MMX or SSE: vmm does not model them yet, and a
 guest must not be told otherwise.  Leaves above 1 (and all extended leaves)
 answer as the highest basic leaf does on Intel parts: zeros here.
 
@@ -18,7 +19,7 @@ import struct
 
 VENDOR = b"VmmGenuineBT"
 SIGNATURE = (6 << 8) | (1 << 4) | 1            # family 6, model 1, stepping 1
-FEATURES_EDX = (1 << 4) | (1 << 5) | (1 << 8) | (1 << 15)
+FEATURES_EDX = (1 << 0) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 15)
 MAX_LEAF = 1
 
 

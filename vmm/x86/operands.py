@@ -78,7 +78,7 @@ SEGMENTS = {X.X86_REG_ES: ES, X.X86_REG_CS: CS, X.X86_REG_SS: SS,
 
 
 class Unsupported(Exception):
-    """An operand vmm does not model (x87/MMX/SSE/debug registers): the instruction is #UD."""
+    """An operand vmm does not model (MMX/SSE/debug registers): the instruction is #UD."""
 
 
 def convert(cs_insn, addr16):
