@@ -205,7 +205,7 @@ SEEDS = st.integers(0, 2**32 - 1)
 
 
 @pytest.mark.parametrize("asm", ARITH + ARITH_MEMORY)
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(seed=SEEDS)
 def test_arithmetic(engine, asm, seed):
     _check(engine, LOAD2 + asm, seed)

@@ -131,3 +131,18 @@ def test_fpu_loop_runs_translated(engine):
     assert struct.unpack("<d", m.mem_read(0x3008, 8))[0] == float(n) ** 2
     if engine != "interp":
         assert m.translator.stats()["exits"].get(STEP, 0) <= 2
+
+
+def test_faulting_store_leaves_the_fpu_as_it_was(engine):
+    """fstp to memory the guest does not have: the access fails before the pop, so TOP and
+    the tags are those of before the instruction (the translator's helper only prepared them)."""
+    m, result = run_asm(engine, "fninit\nfld1\nfstp qword ptr [0xfffffff0]\ncli\nhlt")
+    assert result.reason == "error" and "outside guest RAM" in result.message
+    fpu = m.state.fpu
+    assert (fpu.sw >> 11) & 7 == 7 and fpu.tw & 0xFFFF == 0x3FFF
+    assert m.reg_read("eip") == 0x1000 + 4                 # fninit (2) and fld1 (2) retired
+
+
+def test_16_bit_environment_forms_are_ud(engine):
+    m, result = run_asm(engine, "fninit\n.byte 0x66\nfnstenv [0x3000]\ncli\nhlt")
+    assert result.reason == "error" and result.fault == 6

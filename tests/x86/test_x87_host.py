@@ -43,14 +43,14 @@ ALL = ARITH + ARITH_MEMORY + COMPARE + FCMOV + UNARY + STACK + CONSTANTS + LOADS
 
 
 @pytest.mark.parametrize("asm", ALL)
-@settings(max_examples=3, deadline=None)
+@settings(max_examples=2, deadline=None)
 @given(seed=SEEDS)
 def test_matches_the_host(engine, asm, seed):
     compare(engine, LOAD2 + asm, seed)
 
 
 @pytest.mark.parametrize("asm", ARITH[:6] + ["fsqrt", "fist word ptr [edi + 0x200]", "fld qword ptr [esi + 0x40]"])
-@settings(max_examples=3, deadline=None)
+@settings(max_examples=2, deadline=None)
 @given(seed=SEEDS)
 def test_unmasked_exceptions_set_es_and_b(engine, asm, seed):
     compare(engine, LOAD2 + asm, seed, unmask=True)

@@ -163,14 +163,16 @@ _FCMOV = {"FCMOVB": "b", "FCMOVBE": "be", "FCMOVE": "e", "FCMOVNB": "ae", "FCMOV
           "FCMOVNE": "ne", "FCMOVNU": "np", "FCMOVU": "p"}
 
 
+REASON = "x87: runs on the host's x87 through a native helper (vmm.x86.fpu.native)"
+REASON_STATE = "x87 status/control read or #NM check only: no host x87 instruction needed"
+
+
 def table_entries(ident):
-    """{Capstone id: Spec} for the instruction table; `ident(name, sem, cc=...)` makes a Spec."""
-    t = {getattr(X, f"X86_INS_{name}"): ident(name.lower(), execute) for name in _EXECUTED}
-    for name in ("FCOMI", "FCOMPI", "FUCOMI", "FUCOMPI"):
-        t[getattr(X, f"X86_INS_{name}")] = ident(name.lower(), fcomi)
-    for name, cc in _FCMOV.items():
-        t[getattr(X, f"X86_INS_{name}")] = ident(name.lower(), fcmovcc, cc=cc)
-    t[X.X86_INS_FNSTSW] = ident("fnstsw", fnstsw)
-    t[X.X86_INS_FNSTCW] = ident("fnstcw", fnstcw)
-    t[X.X86_INS_WAIT] = ident("wait", fwait)
-    return t
+    """{Capstone id: Spec} for the instruction table; `ident(name, sem, cc=..., reason=...)`
+    makes a Spec (vmm.x86.table._ident)."""
+    sems = {name: execute for name in _EXECUTED}
+    sems.update({name: fcomi for name in ("FCOMI", "FCOMPI", "FUCOMI", "FUCOMPI")})
+    sems.update({name: fcmovcc for name in _FCMOV}, FNSTSW=fnstsw, FNSTCW=fnstcw, WAIT=fwait)
+    return {getattr(X, f"X86_INS_{name}"): ident(name.lower(), sem, cc=_FCMOV.get(name),
+                                                 reason=REASON if sem in (execute, fcomi, fcmovcc) else REASON_STATE)
+            for name, sem in sems.items()}
