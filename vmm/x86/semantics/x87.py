@@ -93,7 +93,8 @@ def _offset(b, addr, offset):
 
 
 def execute(b, i, operand=None):
-    """Any x87 form: guest memory operand in, the host instruction, result out."""
+    """Any x87 form: guest memory operand in, the host instruction, result out.
+    `operand`: the helper's first argument when it is not memory (the fcmovcc condition)."""
     f, fop, opsize16 = _decode(i.raw)
     _available(b)
     if opsize16 and (f.env_in or f.env_out):
@@ -101,23 +102,33 @@ def execute(b, i, operand=None):
         return None
     mem = _memory_operand(i) if f.memory else None
     addr = address(b, mem) if mem is not None else None
-    # A store of at most 16 bytes passes the old contents: they stay if an unmasked
-    # exception stops the host from storing.
+    args = _inputs(b, f, addr) if operand is None else [operand, b.const(0, 64)]
+    result = b.native(f.name, args + list(_pointers(b, i, fop, mem)))
+    if f.store:
+        _store_result(b, f, addr, result)
+    return result
+
+
+def _inputs(b, f, addr):
+    """The helper's a, b: the memory operand (an environment image goes to `io` instead).
+    A store of at most 16 bytes passes the old contents: they stay if an unmasked
+    exception stops the host from storing."""
     pieces = _chunks(f.load or (f.store if f.store <= 16 else 0))
     words = [b.zext(b.load(_offset(b, addr, off), w), w, 64) for off, w in pieces]
-    if f.load > 16:                                   # an environment image: into `io`
+    if f.load > 16:
         for (off, _), word in zip(pieces, words):
             b.native("x87_write", [b.const(IO + off, 64), word])
         words = []
-    args = words if operand is None else [operand]
-    args += [b.const(0, 64)] * (2 - len(args))
-    result = b.native(f.name, args + list(_pointers(b, i, fop, mem)))
-    if f.store:
-        for off, w in _chunks(f.store):
-            word = result if off == 0 else b.native("x87_read", [b.const(IO + off, 64)])
-            b.store(_offset(b, addr, off), b.trunc(word, 64, w), w)
-        b.native("x87_commit", [])
-    return result
+    return words + [b.const(0, 64)] * (2 - len(words))
+
+
+def _store_result(b, f, addr, result):
+    """Store what the host instruction left in `io` (its first 8 bytes are `result`), then
+    make the new FPU state current: only now can no access fault any more."""
+    for off, w in _chunks(f.store):
+        word = result if off == 0 else b.native("x87_read", [b.const(IO + off, 64)])
+        b.store(_offset(b, addr, off), b.trunc(word, 64, w), w)
+    b.native("x87_commit", [])
 
 
 def fcomi(b, i):
