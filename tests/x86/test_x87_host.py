@@ -49,6 +49,15 @@ def test_matches_the_host(engine, asm, seed):
     compare(engine, LOAD2 + asm, seed)
 
 
+@pytest.mark.parametrize("asm", ARITH + ARITH_MEMORY)
+@settings(max_examples=2, deadline=None)
+@given(seed=SEEDS)
+def test_arithmetic_keeps_condition_codes(engine, asm, seed):
+    """After fcom has set C0/C2/C3, twice the same arithmetic: the fast path (vmm.x86.fpu.native)
+    must leave C0/C2/C3 as the hardware does and take C1 and the flags from the host."""
+    compare(engine, LOAD2 + "fcom st(1)\n" + asm + "\n" + asm.replace("p st(1)", " st(1)"), seed)
+
+
 @pytest.mark.parametrize("asm", ARITH[:6] + ["fsqrt", "fist word ptr [edi + 0x200]", "fld qword ptr [esi + 0x40]"])
 @settings(max_examples=2, deadline=None)
 @given(seed=SEEDS)
