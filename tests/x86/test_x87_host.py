@@ -49,13 +49,19 @@ def test_matches_the_host(engine, asm, seed):
     compare(engine, LOAD2 + asm, seed)
 
 
-@pytest.mark.parametrize("asm", ARITH + ARITH_MEMORY)
+# Before the instruction (twice): nothing, condition codes set, a nearly full stack (the
+# second push overflows), a stack with one value (a two-operand form underflows).
+PREFIXES = ("", "fcom st(1)\n", "fld1\nfld1\nfld1\nfld1\nfld1\n", "fstp st(0)\n")
+FAST_FORMS = ARITH + ARITH_MEMORY + STACK + LOADS + STORES + FISTTP + CONSTANTS + ["fchs", "fabs", "fst st(2)"]
+
+
+@pytest.mark.parametrize("asm", FAST_FORMS)
 @settings(max_examples=2, deadline=None)
-@given(seed=SEEDS)
-def test_arithmetic_keeps_condition_codes(engine, asm, seed):
-    """After fcom has set C0/C2/C3, twice the same arithmetic: the fast path (vmm.x86.fpu.native)
-    must leave C0/C2/C3 as the hardware does and take C1 and the flags from the host."""
-    compare(engine, LOAD2 + "fcom st(1)\n" + asm + "\n" + asm.replace("p st(1)", " st(1)"), seed)
+@given(seed=SEEDS, prefix=st.sampled_from(PREFIXES))
+def test_fast_path_edges(engine, asm, seed, prefix):
+    """The fast path of vmm.x86.fpu.native against the hardware where it must hand over to
+    the exact helper (stack faults) or keep what the host does not see (C0, C2, C3)."""
+    compare(engine, LOAD2 + prefix + asm + "\n" + asm, seed)
 
 
 @pytest.mark.parametrize("asm", ARITH[:6] + ["fsqrt", "fist word ptr [edi + 0x200]", "fld qword ptr [esi + 0x40]"])

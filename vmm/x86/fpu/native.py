@@ -13,28 +13,15 @@ its address, the interpreter through ctypes (Builder.native).  It needs an x86-6
 with LAHF in 64-bit mode (every x86-64 CPU but the first Pentium 4s).
 
 Cost: FRSTOR + FNSAVE dominate (about 150 ns together on this project's AMD EPYC VM).
-So the two-operand arithmetic forms (fadd fsub fsubr fmul fdiv fdivr with ST(i), memory or
-integer operands, and their popping forms) have a fast path (`_fast_ir`): when every
-exception is masked and both operands are present -- so the host's response is the whole
-story -- they load just their operands with FLDT, run the guest opcode, store the result
-and merge the host's exception flags and C1 into the image, with the tag of the result
-classified as FNSAVE would; anything else (an empty register, an unmasked exception)
-calls the exact helper.  Both paths are checked against the host CPU (test_x87_host.py).
-
-What the wrapper adds around the host instruction:
-  * The host runs with the guest's control word, so rounding and precision control, and
-    the response to unmasked exceptions (destination unchanged, no pop; biased results),
-    are the hardware's.  Exception flags already raised are cleared in the image the host
-    loads and merged back afterwards, so nothing is pending when the host instruction
-    starts and the host never traps; ES/B are then recomputed.  A guest with an unmasked
-    exception pending therefore gets no #MF (vmm.x86.semantics.x87 documents this).
-  * FIP, FCS, FOP, FDP, FDS are the guest's (the host's would be its own RIP): set from
-    the helper's `ip`/`dp` arguments for non-control instructions, loaded by fldenv and
-    frstor, cleared by fninit and fnsave (the host's image has them cleared), else kept.
-  * fnstenv/fnsave images written to `io` get the guest's flags, ES/B and pointers.
-  * A form that stores to guest memory leaves its new image in `pending`: the semantics
-    store the result and then call `x87_commit`, so a faulting store changes nothing.
-The host FPU is left as FNSAVE leaves it (initialised), with the host's control word.
+So the common forms -- two-operand arithmetic and its popping forms, fld/fild/fst(p)/
+fist(p)/fisttp with memory, fld/fst(p)/fxch with ST(i), fchs, fabs, the constants -- have a
+fast path (`plan`, `_fast_ir`): when every exception is masked, the operands are there and
+a push has room (so the host's masked response is the whole story), they load just their
+operands with FLDT, run the guest opcode, store the results, merge the host's exception
+flags and C1 into the image, move TOP and rotate the image's registers, and classify the
+written registers' tags as FNSAVE would.  Anything else (a stack fault, an unmasked
+exception) calls the exact helper.  Both paths are checked against the host CPU
+(tests/x86/test_x87_host.py); a translated x87 loop runs about 4x faster with it.
 
 Helpers all have the signature `i64 (ptr state, i64 a, i64 b, i64 ip, i64 dp)`:
   x87_<opcode><modrm>  run one form (vmm.x86.fpu.forms; `_exact` suffix: the FRSTOR path
@@ -55,6 +42,7 @@ Example:
 
 import ctypes
 import threading
+from dataclasses import dataclass
 
 import llvmlite.binding as llvm
 
@@ -169,107 +157,161 @@ def _ir(name):
                 *_SMALL[name], "}"]
         return "\n".join(body)
     form = from_name(name)
-    kind = fast_kind(form)
-    if kind is None:
+    fast = plan(form)
+    if fast is None:
         return _run_ir(form, name)
-    return _run_ir(form, f"{name}_exact") + "\n\n" + _fast_ir(form, kind, name)
+    return _run_ir(form, f"{name}_exact") + "\n\n" + _fast_ir(form, fast, name)
 
 
-# ---- the fast path: two-operand arithmetic without FRSTOR/FNSAVE ---------------------------
+# ---- the fast path: common forms without FRSTOR/FNSAVE ------------------------------------
 ARITH_REGS = (0, 1, 4, 5, 6, 7)           # fadd fmul fsub fsubr fdiv fdivr (2, 3 are compares)
 ST0 = FpuState.st.offset                  # ST(i) is at ST0 + 10 * i in the image
+NEW = "new"                               # a pushed value (it becomes ST(0))
+# fld m32/m64/m80, fild m16/m32/m64
+FAST_LOADS = {(0xD9, 0), (0xDD, 0), (0xDB, 5), (0xDB, 0), (0xDF, 0), (0xDF, 5)}
+# fst(p) m32/m64, fstp m80, fist(p) m16/m32, fistp m64, fisttp m16/m32/m64
+FAST_STORES = {(0xD9, 2), (0xD9, 3), (0xDD, 2), (0xDD, 3), (0xDB, 7), (0xDB, 1), (0xDB, 2), (0xDB, 3),
+               (0xDD, 1), (0xDF, 1), (0xDF, 2), (0xDF, 3), (0xDF, 7)}
 
 
-def fast_kind(form):
-    """Which fast path a form has: "st0" (ST(0) op= ST(i) or memory), "sti" (ST(i) op= ST(0)),
-    "pop" (the same, then pop), or None (the exact path only)."""
-    reg = form.modrm >> 3 & 7
-    if reg not in ARITH_REGS:
-        return None
+@dataclass(frozen=True)
+class Plan:
+    """How the fast path runs a form: `loads` (ST indices) go onto the host stack in that
+    order, then `op` (opcode, ModRM) runs (None: no host instruction), then the host stack is
+    stored to `outs` from its top (an ST index, NEW, or None to drop it); `pop`/`push` move
+    TOP.  `need`: ST indices that must hold a value (else the exact path reports the stack
+    fault)."""
+    loads: tuple
+    op: object
+    outs: tuple
+    pop: bool = False
+    push: bool = False
+
+    @property
+    def need(self):
+        return self.loads
+
+
+def plan(form):
+    """The fast-path Plan of a form, or None (exact path only)."""
+    opcode, modrm, reg, i = form.opcode, form.modrm, form.modrm >> 3 & 7, form.modrm & 7
+    op = (opcode, (modrm & 0xF8) | (6 if form.memory else 1))
     if form.memory:
-        return "st0" if form.opcode in (0xD8, 0xDA, 0xDC, 0xDE) else None
-    i = form.modrm & 7
-    return {0xD8: "st0", 0xDC: "sti", 0xDE: "pop" if i else None}.get(form.opcode)
+        if reg in ARITH_REGS and opcode in (0xD8, 0xDA, 0xDC, 0xDE):
+            return Plan((0,), op, (0,))
+        if (opcode, reg) in FAST_LOADS:
+            return Plan((), op, (NEW,), push=True)
+        if (opcode, reg) in FAST_STORES:
+            pops = reg in (1, 3, 7)
+            return Plan((0,), op, () if pops else (None,), pop=pops)
+        return None
+    if opcode == 0xD8 and reg in ARITH_REGS:
+        return Plan((i, 0), op, (0, None))
+    if opcode == 0xDC and reg in ARITH_REGS:
+        return Plan((i, 0), op, (None, i))
+    if opcode == 0xDE and reg in ARITH_REGS and i:
+        return Plan((i, 0), op, (i,), pop=True)
+    if opcode == 0xD9 and reg == 0:
+        return Plan((i,), None, (NEW,), push=True)                          # fld st(i)
+    if opcode == 0xD9 and reg == 1:
+        return Plan((0, i), None, (0, i))                                   # fxch st(i)
+    if opcode == 0xD9 and modrm in (0xE0, 0xE1):
+        return Plan((0,), (opcode, modrm), (0,))                            # fchs, fabs
+    if opcode == 0xD9 and 0xE8 <= modrm <= 0xEE:
+        return Plan((), (opcode, modrm), (NEW,), push=True)                 # constants
+    if opcode == 0xDD and reg in (2, 3):
+        return Plan((0,), None, (i,), pop=reg == 3)                         # fst, fstp st(i)
+    return None
 
 
-def _fast_asm(form, kind):
-    """Load the operands (ST(i) then ST(0): the host's ST(1), ST(0)), run the guest opcode on
-    them with ModRM naming ST(1) (or [rsi]), keep the status word, store the result."""
-    op = f".byte {form.opcode:#x}, {(form.modrm & 0xF8) | (6 if form.memory else 1):#x}"
-    body = {"st0": "fstpt ($3)" + ("" if form.memory else "\n\tfstp %st(0)"),
-            "sti": "fstp %st(0)\n\tfstpt ($4)",
-            "pop": "fstpt ($4)"}[kind]
-    load = "fldt ($3)" if form.memory else "fldt ($4)\n\tfldt ($3)"
-    return f"fnstcw ($1)\n\tfldcw ($2)\n\tfnclex\n\t{load}\n\t{op}\n\tfnstsw %ax\n\t{body}\n\tfldcw ($1)"
+def _fast_asm(p):
+    """Host code for a Plan: the guest CW, no flags, the operands, the op, the status word,
+    the results stored, the host CW back.  Image slots are addressed from $4, [rsi] is io."""
+    loads = [f"fldt {ST0 + 10 * k}($4)" for k in p.loads]
+    op = [f".byte {p.op[0]:#x}, {p.op[1]:#x}"] if p.op else []
+    outs = ["fstp %st(0)" if k is None else "fstpt ($5)" if k == NEW else f"fstpt {ST0 + 10 * k}($4)"
+            for k in p.outs]
+    return "\n\t".join(["fnstcw ($1)", "fldcw ($2)", "fnclex", *loads, *op, "fnstsw %ax", *outs, "fldcw ($1)"])
 
 
-def _fast_ir(form, kind, name):
-    """The helper: the fast path when every exception is masked and both operands are there
-    (nothing can need more than the host's own response then), else the exact helper.
-    The status word takes the host's exception flags and C1 (C0, C2, C3 are left, as the
-    hardware leaves them); the written register's tag is classified from its value."""
-    i = 0 if form.memory else form.modrm & 7
-    written = 0 if kind == "st0" else i
+def _fast_ir(form, p, name):
+    """The helper: the fast path when every exception is masked, the operands are there and
+    a push has room (then the host's masked response is the whole story), else the exact
+    helper.  The status word takes the host's exception flags and C1 (C0, C2, C3 stay, as
+    the hardware leaves them); written registers' tags are classified as FNSAVE would."""
     lines = [
         f"define i64 @{name}({_PARAMS}) nounwind {{",
         f"  %fpu = getelementptr i8, ptr %s, i64 {FPU}",
         "  %cw = load i16, ptr %fpu",
-        "  %swp = getelementptr i8, ptr %fpu, i64 4", "  %sw = load i16, ptr %swp",
-        "  %twp = getelementptr i8, ptr %fpu, i64 8", "  %tw = load i16, ptr %twp",
+        "  %sw0p = getelementptr i8, ptr %fpu, i64 4", "  %sw = load i16, ptr %sw0p",
+        "  %tw0p = getelementptr i8, ptr %fpu, i64 8", "  %tw = load i16, ptr %tw0p",
         "  %sw_top = lshr i16 %sw, 11", "  %top = and i16 %sw_top, 7",
-        "  %masks = and i16 %cw, 63", "  %masked = icmp eq i16 %masks, 63",
+        "  %masks = and i16 %cw, 63", "  %ok_m = icmp eq i16 %masks, 63",
     ]
-    lines += _tag("t0", "%top", 0) + _tag("ti", "%top", i)
-    lines += ["  %full0 = icmp ne i16 %t0_tag, 3", "  %fulli = icmp ne i16 %ti_tag, 3",
-              "  %ok1 = and i1 %masked, %full0", "  %ok = and i1 %ok1, %fulli",
-              "  br i1 %ok, label %fast, label %exact",
+    ok = "%ok_m"
+    checks = [(k, "ne") for k in p.need] + ([(7, "eq")] if p.push else [])
+    for n, (k, pred) in enumerate(checks):
+        lines += _tag(f"c{n}", k) + [f"  %ok{n}_t = icmp {pred} i16 %c{n}_tag, 3", f"  %ok{n} = and i1 {ok}, %ok{n}_t"]
+        ok = f"%ok{n}"
+    img = "%pending" if form.store else "%fpu"
+    lines += [f"  br i1 {ok}, label %fast, label %exact",
               "exact:",
               f"  %r = tail call i64 @{name}_exact(ptr %s, i64 %a, i64 %b, i64 %ip, i64 %dp)",
               "  ret i64 %r",
               "fast:",
               f"  %io = getelementptr i8, ptr %fpu, i64 {IO}",
-              "  store i64 %a, ptr %io",
-              "  %hostcw = alloca i16, align 2", "  %guestcw = alloca i16, align 2",
-              "  store i16 %cw, ptr %guestcw",
-              f"  %p0 = getelementptr i8, ptr %fpu, i64 {ST0}",
-              f"  %pi = getelementptr i8, ptr %fpu, i64 {ST0 + 10 * i}",
-              f'  %hsw = call i16 asm sideeffect "{_fast_asm(form, kind)}", '
-              '"=&{ax},r,r,r,r,{si},~{memory},~{dirflag},~{fpsr},~{flags}"'
-              "(ptr %hostcw, ptr %guestcw, ptr %p0, ptr %pi, ptr %io)",
+              "  store i64 %a, ptr %io", "  %io8 = getelementptr i8, ptr %io, i64 8", "  store i64 %b, ptr %io8",
+              f"  %pending = getelementptr i8, ptr %fpu, i64 {PENDING}",
+              "  %hostcw = alloca i16, align 2", "  %guestcw = alloca i16, align 2", "  store i16 %cw, ptr %guestcw",
+              "  %newv = alloca [16 x i8], align 16"]
+    if form.store:
+        lines.append(f"  call void @llvm.memcpy.p0.p0.i64(ptr align 16 %pending, ptr align 16 %fpu, i64 {FPU_IMAGE_SIZE}, i1 false)")
+    lines += [f'  %hsw = call i16 asm sideeffect "{_fast_asm(p)}", '
+              '"=&{ax},r,r,{si},r,r,~{memory},~{dirflag},~{fpsr},~{flags}"'
+              f"(ptr %hostcw, ptr %guestcw, ptr %io, ptr {img}, ptr %newv)",
               "  %sw_kept = and i16 %sw, 32127",                 # all but C1, ES, B (0x7D7F)
               "  %host_bits = and i16 %hsw, 575",                # IE..PE and C1 (0x023F)
               "  %sw1 = or i16 %sw_kept, %host_bits"]
-    lines += _tag("w", "%top", written, value=True)
-    lines += ["  %tw_cleared = and i16 %tw, %w_keep", "  %w_tagged = shl i16 %w_value, %w_shift",
-              "  %tw1 = or i16 %tw_cleared, %w_tagged"]
-    if kind == "pop":
-        lines += ["  %tw2 = or i16 %tw1, %t0_bits3",                # old ST(0) empty
-                  "  %top1 = add i16 %top, 1", "  %top2 = and i16 %top1, 7", "  %top3 = shl i16 %top2, 11",
-                  "  %sw_notop = and i16 %sw1, -14337", "  %sw2 = or i16 %sw_notop, %top3"]   # ~0x3800
-        lines += _rotate()
-        tw, sw = "%tw2", "%sw2"
-    else:
-        tw, sw = "%tw1", "%sw1"
-    lines += [f"  store i16 {sw}, ptr %swp", f"  store i16 {tw}, ptr %twp",
-              f"  %ipp = getelementptr i8, ptr %fpu, i64 {POINTERS}", "  store i64 %ip, ptr %ipp"]
+    tw = "%tw"
+    for n, k in enumerate(k for k in p.outs if k is not None):
+        lines += _tag(f"w{n}", 7 if k == NEW else k, value="%newv" if k == NEW else f"{img}", slot=k)
+        lines += [f"  %tw_c{n} = and {'i16'} {tw}, %w{n}_keep", f"  %tw_v{n} = shl i16 %w{n}_value, %w{n}_shift",
+                  f"  %tw_w{n} = or i16 %tw_c{n}, %tw_v{n}"]
+        tw = f"%tw_w{n}"
+    sw = "%sw1"
+    if p.pop or p.push:
+        lines += _tag("pp", 0)
+        if p.pop:
+            lines += [f"  %tw_pop = or i16 {tw}, %pp_bits3"]      # the old ST(0) is empty
+            tw = "%tw_pop"
+        lines += [f"  %top1 = add i16 %top, {1 if p.pop else 7}", "  %top2 = and i16 %top1, 7",
+                  "  %top3 = shl i16 %top2, 11", "  %sw_notop = and i16 %sw1, -14337",   # ~0x3800
+                  "  %sw2 = or i16 %sw_notop, %top3"]
+        lines += _rotate(img, p.push)
+        sw = "%sw2"
+    lines += [f"  %swp = getelementptr i8, ptr {img}, i64 4", f"  store i16 {sw}, ptr %swp",
+              f"  %twp = getelementptr i8, ptr {img}, i64 8", f"  store i16 {tw}, ptr %twp",
+              f"  %ipp = getelementptr i8, ptr {img}, i64 {POINTERS}", "  store i64 %ip, ptr %ipp"]
     if form.memory:
-        lines += [f"  %dpp = getelementptr i8, ptr %fpu, i64 {POINTERS + 8}", "  store i64 %dp, ptr %dpp"]
-    lines += ["  ret i64 0", "}"]
+        lines += [f"  %dpp = getelementptr i8, ptr {img}, i64 {POINTERS + 8}", "  store i64 %dp, ptr %dpp"]
+    lines += ["  %ret = load i64, ptr %io", "  ret i64 %ret", "}"]
     return "\n".join(lines)
 
 
-def _tag(p, top, i, value=False):
-    """IR: %{p}_tag, the tag of ST(i); %{p}_bits3 its two bits set, %{p}_keep the rest
-    (and with value=True, %{p}_value: the tag ST(i)'s contents call for, and %{p}_shift)."""
-    lines = [f"  %{p}_phys0 = add i16 {top}, {i}", f"  %{p}_phys = and i16 %{p}_phys0, 7",
+def _tag(p, k, value=None, slot=None):
+    """IR: %{p}_tag, the tag of ST(k) (k = 7 for a push: the register that becomes ST(0));
+    %{p}_bits3 its two bits set, %{p}_keep the others, %{p}_shift; with `value` (the image
+    or %newv holding the register), %{p}_value: the tag its contents call for."""
+    lines = [f"  %{p}_phys0 = add i16 %top, {k}", f"  %{p}_phys = and i16 %{p}_phys0, 7",
              f"  %{p}_shift = shl i16 %{p}_phys, 1", f"  %{p}_tw = lshr i16 %tw, %{p}_shift",
              f"  %{p}_tag = and i16 %{p}_tw, 3", f"  %{p}_bits3 = shl i16 3, %{p}_shift",
              f"  %{p}_keep = xor i16 %{p}_bits3, -1"]
     if value:
+        at = 0 if slot == NEW else ST0 + 10 * slot
         # valid 00, zero 01, special 10 (NaN, infinity, denormal, unnormal), as FNSAVE computes
-        lines += [f"  %{p}_mp = getelementptr i8, ptr %fpu, i64 {ST0 + 10 * i}",
+        lines += [f"  %{p}_mp = getelementptr i8, ptr {value}, i64 {at}",
                   f"  %{p}_m = load i64, ptr %{p}_mp, align 1",
-                  f"  %{p}_ep = getelementptr i8, ptr %fpu, i64 {ST0 + 10 * i + 8}",
+                  f"  %{p}_ep = getelementptr i8, ptr %{p}_mp, i64 8",
                   f"  %{p}_se = load i16, ptr %{p}_ep, align 1", f"  %{p}_e = and i16 %{p}_se, 32767",
                   f"  %{p}_max = icmp eq i16 %{p}_e, 32767", f"  %{p}_min = icmp eq i16 %{p}_e, 0",
                   f"  %{p}_mzero = icmp eq i64 %{p}_m, 0", f"  %{p}_jbit = icmp slt i64 %{p}_m, 0",
@@ -280,15 +322,19 @@ def _tag(p, top, i, value=False):
     return lines
 
 
-def _rotate():
-    """IR: pop the image's registers: ST(k) = old ST(k + 1), ST(7) = old ST(0)."""
+def _rotate(img, push):
+    """IR: the image's registers after a pop (ST(k) = old ST(k + 1), ST(7) = old ST(0)) or a
+    push (ST(0) = %newv, ST(k) = old ST(k - 1))."""
     lines = []
     for k in range(8):
-        lines += [f"  %rp{k} = getelementptr i8, ptr %fpu, i64 {ST0 + 10 * k}",
+        lines += [f"  %rp{k} = getelementptr i8, ptr {img}, i64 {ST0 + 10 * k}",
                   f"  %rm{k} = load i64, ptr %rp{k}, align 1",
                   f"  %rq{k} = getelementptr i8, ptr %rp{k}, i64 8", f"  %re{k} = load i16, ptr %rq{k}, align 1"]
+    if push:
+        lines += ["  %rm8 = load i64, ptr %newv", "  %nq = getelementptr i8, ptr %newv, i64 8",
+                  "  %re8 = load i16, ptr %nq"]
     for k in range(8):
-        src = (k + 1) % 8
+        src = (8 if k == 0 else k - 1) if push else (k + 1) % 8
         lines += [f"  store i64 %rm{src}, ptr %rp{k}, align 1", f"  store i16 %re{src}, ptr %rq{k}, align 1"]
     return lines
 
