@@ -18,8 +18,7 @@ import struct
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from .oracle import (DATA, DATA_SIZE, GPRS, POINTERS, STACK_TOP, assemble, run_unicorn, run_vmm,
-                     Outcome, FLAGS_COMPARED)
+from .oracle import DATA_SIZE, FLAGS_COMPARED, GPRS, POINTERS, STACK_TOP, assemble, run_unicorn, run_vmm
 
 OPERANDS = 0x400          # esi: operand area (data offset)
 IMAGE = 0x1400            # edi: where the final fnsave goes
