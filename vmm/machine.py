@@ -31,7 +31,7 @@ from .x86.decoder import Decoder
 from .x86.interrupts import deliver
 from .x86.mmu import Mmu
 from .x86.msr import MsrFile
-from .x86.state import CpuState, GPR_NAMES, SEG_NAMES, IF, CR0_PE, CR0_ET, set_flat_segments
+from .x86.state import CpuState, GPR_NAMES, SEG_NAMES, IF, CR0_PE, CR0_ET, set_flat_segments, reset_fpu
 
 ENGINES = {"interp": interp_engine, "jit": jit_engine}
 SLICE = {"interp": 20_000, "jit": jit_engine.SLICE}     # instructions between wall-clock checks
@@ -99,6 +99,7 @@ class Machine:
         set_flat_segments(self.state)
         self.state.cr[0] = CR0_PE | CR0_ET
         self.state.eflags = 0x2
+        reset_fpu(self.state.fpu)
 
     # ---- loading ------------------------------------------------------------------------
     def load(self, path, cmdline="", address=None):

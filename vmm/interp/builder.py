@@ -11,9 +11,12 @@ Example:
     b.add(0xFFFFFFFF, 1, 32)      # -> 0
 """
 
+import ctypes
+
 from ..errors import GuestFault
 from ..x86 import flags
 from ..x86.builder import Builder
+from ..x86.fpu import native as native_helpers
 
 _MASK = {1: 1, 8: 0xFF, 16: 0xFFFF, 32: 0xFFFFFFFF, 64: 0xFFFFFFFFFFFFFFFF}
 
@@ -175,6 +178,10 @@ class InterpBuilder(Builder):
     def skip_unless(self, cond):
         if not cond:
             raise SkipRest()
+
+    def native(self, name, args):
+        padding = (0,) * (4 - len(args))
+        return native_helpers.function(name)(ctypes.addressof(self.state), *args, *padding)
 
     # ---- lazy flags: the cc_op word is always concrete here -------------------------------
     def cc_get(self):

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from ..x86 import flags
 from ..x86.builder import Builder
+from ..x86.fpu import native as native_helpers
 from ..x86.state import CpuState, FLAG_BITS
 from ..x86.mode import MODE_PAGING
 from ..memory import CODE_SHIFT
@@ -400,6 +401,12 @@ class LLVMBuilder(TextArith, Builder):
             self.start(label)
             self._write_back(*snapshot, eip=self.const(address, 32), retired=done)
             self.ret(self.const(STEP, 32))
+
+    def native(self, name, args):
+        """A direct call of the helper at its address (compiled once per process)."""
+        callee = self.inttoptr(self.const(native_helpers.address(name), 64))
+        args = list(args) + [self.const(0, 64)] * (4 - len(args))
+        return self.call(callee.ref, "i64", [STATE, *args], attrs=" nounwind")
 
     # ---- lazy flags ------------------------------------------------------------------------
     def cc_get(self):

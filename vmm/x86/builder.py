@@ -45,6 +45,9 @@ class Builder:
       cc_get() -> (op, w, dst, src, src2) with op a Python int, or None if unknown here
       cc_set(op, w, dst, src, src2)
       flag_dynamic(name)                     a flag when cc_get() is None
+      native(name, args) -> 64-bit           call native helper `name` (vmm.x86.fpu.native)
+                                             on CpuState with up to four 64-bit args; it may
+                                             change CpuState.fpu (which nothing caches)
     """
 
     def cond_dynamic(self, cc):

@@ -4,7 +4,7 @@ Vendor "VmmGenuineBT" (12 bytes, so no guest applies another vendor's quirks),
 family 6 model 3 stepping 3 (a Pentium II class part: Linux disables SEP on
 family 6 parts with model < 3 and stepping < 3, the Pentium Pro erratum).
 Leaf 1 EDX features:
-  FPU (bit 0)   x87 (vmm/x86/semantics/x87.py)
+  FPU (bit 0)   the x87 FPU, run on the host's x87 (vmm.x86.semantics.x87; no #MF)
   PSE (bit 3)   4 MiB pages (the paging unit, vmm/x86/mmu.py)
   TSC (bit 4)   rdtsc, virtual: one tick per guest instruction (CR4.TSD honoured)
   MSR (bit 5)   rdmsr/wrmsr for the MSRs listed in vmm.x86.msr

@@ -17,7 +17,7 @@ from .state import EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, G
 
 
 class Reg:
-    """A register operand: kind "gpr" (index, width, shift: AH is (0, 8, 8)), "seg" or "cr"."""
+    """A register operand: kind "gpr" (index, width, shift: AH is (0, 8, 8)), "seg", "cr" or "st"."""
 
     __slots__ = ("kind", "index", "w", "shift")
 
@@ -67,6 +67,8 @@ def _gpr_map():
         table[getattr(X, f"X86_REG_{name}")] = Reg("seg", index, 16)
     for n in (0, 2, 3, 4):
         table[getattr(X, f"X86_REG_CR{n}")] = Reg("cr", n, 32)
+    for n in range(8):
+        table[getattr(X, f"X86_REG_ST{n}")] = Reg("st", n, 80)       # ST(n), for x87 forms
     return table
 
 
@@ -76,7 +78,7 @@ SEGMENTS = {X.X86_REG_ES: ES, X.X86_REG_CS: CS, X.X86_REG_SS: SS,
 
 
 class Unsupported(Exception):
-    """An operand vmm does not model (x87/MMX/SSE/debug registers): the instruction is #UD."""
+    """An operand vmm does not model (MMX/SSE/debug registers): the instruction is #UD."""
 
 
 def convert(cs_insn, addr16):

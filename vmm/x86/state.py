@@ -52,29 +52,42 @@ class TableRegister(ctypes.Structure):
 
 
 class FpuState(ctypes.Structure):
-    """The x87 FPU: eight 80-bit registers, each in a 16-byte slot (LLVM's x86_fp80 layout on
-    x86-64), indexed by physical register number; ST(i) is st[(top + i) % 8].  Owned by the
-    x87 semantics (vmm/x86/semantics/x87.py); fninit values are set by `reset_fpu`."""
+    """The x87 FPU, held as the 108-byte image FNSAVE writes in 32-bit protected mode (Intel
+    SDM vol. 1, figure 8-9): control, status (TOP in bits 11-13) and full tag word, the last
+    instruction and data pointers, then ST(0)..ST(7) in stack order, 10 bytes each.
+    The helpers of vmm.x86.fpu.native hand this image to the host's own FRSTOR, run the guest
+    instruction on the host x87 and FNSAVE the result back, so the layout is theirs; `pending`
+    holds a result image until the instruction's guest-memory stores are done, and `io` is the
+    guest memory operand (or environment image) going to or coming from the host instruction.
+    fninit values are set by `reset_fpu`."""
 
     _fields_ = [
-        ("st", (ctypes.c_uint8 * 16) * 8),
-        ("top", ctypes.c_uint32),
-        ("cw", ctypes.c_uint32),        # control word (fninit: 0x037F)
-        ("sw", ctypes.c_uint32),        # status word without TOP (bits 11-13 come from `top`)
+        ("cw", ctypes.c_uint32),        # control word (fninit: 0x037F) in the low 16 bits
+        ("sw", ctypes.c_uint32),        # status word, TOP in bits 11-13
         ("tw", ctypes.c_uint32),        # full 16-bit tag word, 2 bits per physical register
         ("fip", ctypes.c_uint32),
-        ("fcs", ctypes.c_uint32),
+        ("fcs", ctypes.c_uint32),       # FCS in bits 0-15, the last opcode (11 bits) in 16-26
         ("fdp", ctypes.c_uint32),
         ("fds", ctypes.c_uint32),
-        ("fop", ctypes.c_uint32),
-        ("pad", ctypes.c_uint32 * 3),
+        ("st", (ctypes.c_uint8 * 10) * 8),  # ST(i), not physical register i
+        ("pad", ctypes.c_uint32),
+        ("pending", ctypes.c_uint8 * 112),  # a result image waiting for its stores
+        ("io", ctypes.c_uint8 * 112),       # the host instruction's memory operand
     ]
 
 
+FPU_IMAGE_SIZE = 108
+
+
+RESERVED = 0xFFFF0000          # the upper halves of CW, SW, TW and FDS, as FNSAVE writes them
+
+
 def reset_fpu(fpu):
-    """fninit: control word 0x37F, status 0, every register empty (tag 11b)."""
-    fpu.top, fpu.cw, fpu.sw, fpu.tw = 0, 0x037F, 0, 0xFFFF
-    fpu.fip = fpu.fcs = fpu.fdp = fpu.fds = fpu.fop = 0
+    """fninit: control word 0x37F, status 0 (TOP 0), every register empty (tag 11b), the
+    pointers cleared; the registers keep their contents."""
+    fpu.cw, fpu.sw, fpu.tw = RESERVED | 0x037F, RESERVED, RESERVED | 0xFFFF
+    fpu.fip = fpu.fcs = fpu.fdp = 0
+    fpu.fds = RESERVED
 
 
 def _fpu_last(fields):
@@ -108,7 +121,7 @@ class CpuState(ctypes.Structure):
     ])
 
 
-assert CpuState.fpu.offset % 16 == 0, "x86_fp80 slots must be 16-byte aligned"
+assert CpuState.fpu.offset % 16 == 0, "FRSTOR/FNSAVE images are kept 16-byte aligned"
 
 
 # Flat 4 GiB segments as a multiboot loader leaves them: present, DPL 0, 32-bit, 4 KiB granular.

@@ -23,7 +23,7 @@ from typing import Callable, Optional
 from capstone import x86_const as X
 
 from .callouts import REGISTRY, CALLOUT, INLINE
-from .semantics import alu, bcd, bits, control, flagops, legacy, moves, muldiv, shift, stack, string
+from .semantics import alu, bcd, bits, control, flagops, legacy, moves, muldiv, shift, stack, string, x87
 
 IDENT, UNDEF = "IDENT", "UNDEF"
 
@@ -110,6 +110,7 @@ def _build():
                         ("LDS", "load_far_pointer"), ("LSS", "load_far_pointer"), ("LFS", "load_far_pointer"),
                         ("LGS", "load_far_pointer")):
         t[getattr(X, f"X86_INS_{name}")] = _registry(entry)
+    t.update(x87.table_entries(_ident))
     return t
 
 
