@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .errors import VmmError
 from .translator.blocks import form_block
-from .x86.state import CS, GPR_NAMES, SEG_NAMES
+from .x86.state import CS, FPU_IMAGE_SIZE, GPR_NAMES, SEG_NAMES
 
 MEMORY_EVERY = 4096
 
@@ -31,6 +31,9 @@ def snapshot(m):
     for n in (0, 2, 3, 4):
         state[f"cr{n}"] = s.cr[n]
     state["icount"] = s.icount
+    image = bytes(s.fpu)[:FPU_IMAGE_SIZE]          # the x87 as FNSAVE shows it, in 4-byte words
+    for k in range(0, FPU_IMAGE_SIZE, 4):
+        state[f"fpu+{k}"] = int.from_bytes(image[k:k + 4], "little")
     return state
 
 
