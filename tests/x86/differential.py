@@ -31,7 +31,8 @@ IMPLICIT_MEMORY = ("push", "pop", "call", "ret", "enter", "leave", "int", "iret"
 def pointers_free(asm):
     """True if `asm` touches no memory, so ESI, EDI, EBP and ESP may hold any value."""
     words = asm.replace(",", " ").split()
-    return "[" not in asm and not any(word.startswith(IMPLICIT_MEMORY) for word in words)
+    return ("[" not in asm and ".byte" not in asm           # raw encodings may have memory operands
+            and not any(word.startswith(IMPLICIT_MEMORY) for word in words))
 
 
 def check(engine, asm, data, regs=None, df=False, oracle_asm=None):
