@@ -9,15 +9,9 @@ of its cause rather than matched by text, so a fix makes the finding disappear.
                 this is a vmm semantics bug (vmm/x86/semantics/bits.py), reported to the lead.
                 Confirmed when the difference vanishes once each bt* is preceded by
                 pushfd/popfd (QEMU then has materialised flags and keeps them, as vmm does).
-  isa-16bit     enter, leave and bswap with 0x66: vmm moves 32-bit frame pointers for
-                enter/leave (16-bit on hardware and Unicorn), and its bswap of a 16-bit register
-                differs from Unicorn's (on the jit it even fails to compile: LLVM IR with a
-                zext i32 to i32, a host exception).  Fixed on the isa branch
-                (semantics/stack.py, moves.py); drop this entry once that is merged.
-                Confirmed when the difference vanishes with their 0x66 prefix removed.
 
 Example:
-    cause = known_cause(program, rerun)     # "bt-flags", "test-alias", "isa-16bit" or None
+    cause = known_cause(program, rerun)     # "bt-flags", "test-alias" or None
 """
 
 from capstone import Cs, CS_ARCH_X86, CS_MODE_32
@@ -27,20 +21,10 @@ from tests.x86.oracle import assemble
 _CS = Cs(CS_ARCH_X86, CS_MODE_32)
 _CS.detail = True
 BIT_TESTS = ("bt", "bts", "btr", "btc")
-ISA_16BIT = ("enter", "leave", "bswap")
 
 
 def _decoded(part):
     return next(_CS.disasm(part, 0x1000, 1), None)
-
-
-PREFIXES = frozenset(b"\x66\x67\xf0\xf2\xf3\x26\x2e\x36\x3e\x64\x65")
-
-
-def _without_opsize(part):
-    """The instruction's bytes without the 0x66 prefixes (there may be several)."""
-    count = next((n for n, byte in enumerate(part) if byte not in PREFIXES), len(part))
-    return bytes(byte for byte in part[:count] if byte != 0x66) + part[count:]
 
 
 def _is_test_alias(insn):
@@ -54,8 +38,7 @@ def known_cause(program, rerun):
     decoded = [_decoded(part) for part in program.parts]
     if any(_is_test_alias(insn) for insn in decoded):
         return "test-alias"
-    repairs = (("bt-flags", lambda insn, part: assemble("pushfd\npopfd") + part if insn.mnemonic in BIT_TESTS else part),
-               ("isa-16bit", lambda insn, part: _without_opsize(part) if insn.mnemonic in ISA_16BIT else part))
+    repairs = (("bt-flags", lambda insn, part: assemble("pushfd\npopfd") + part if insn.mnemonic in BIT_TESTS else part),)
     for cause, repair in repairs:
         repaired = [part if insn is None else repair(insn, part) for insn, part in zip(decoded, program.parts)]
         if repaired != list(program.parts) and rerun(repaired):

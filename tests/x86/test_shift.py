@@ -31,3 +31,13 @@ def test_shift(engine, asm, data):
 def test_double_shift16_cl(engine, op, data):
     """16-bit shld/shrd by CL: counts above 16 are undefined and not modelled (documented)."""
     check(engine, f"{op} ax, bx, cl", data, regs={"ecx": st.integers(0, 16)})
+
+
+@pytest.mark.parametrize("asm", ["shl dword ptr [0x200000], 0", "rol byte ptr [0x200000], 0",
+                                 "rcr word ptr [0x200000], 0", "shld dword ptr [0x200000], eax, 0"])
+def test_count_zero_still_reads_its_memory_operand(engine, asm):
+    """A shift by 0 changes nothing, but its operand is read: outside RAM that faults, as on
+    Unicorn (found by the fuzz harness)."""
+    from tests.asmguest import run_asm
+    m, result = run_asm(engine, asm)
+    assert result.reason == "error" and "outside guest RAM" in result.message

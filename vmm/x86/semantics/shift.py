@@ -34,11 +34,18 @@ def _record(b, static, count, op, w, dst, src):
     b.set_field("eflags", b.select(b.ne(count, b.const(0, 32), 32), new, old, 32))
 
 
+def _no_op_shift(b, dst):
+    """A count of 0 changes nothing, but a memory operand is still read (it may fault)."""
+    if dst.kind == "mem":
+        read(b, dst, address(b, dst))
+
+
 def _shift(b, i, widen, shift_fn, op):
     dst = i.ops[0]
     w = dst.w
     count, static = _count(b, i, 1)
     if static == 0:
+        _no_op_shift(b, dst)
         return
     addr = address(b, dst)
     wide = widen(b, read(b, dst, addr), w)
@@ -93,6 +100,7 @@ def _rol_ror(b, i, left):
     w = dst.w
     count, static = _count(b, i, 1)
     if static == 0:
+        _no_op_shift(b, dst)
         return
     addr = address(b, dst)
     a = read(b, dst, addr)
@@ -126,6 +134,7 @@ def _rcl_rcr(b, i, left):
         static = static % (w + 1)
         count = b.const(static, 32)
         if static == 0:
+            _no_op_shift(b, dst)
             return
     elif w < 32:
         count = b.urem(count, b.const(w + 1, 32), 32)
@@ -160,6 +169,7 @@ def _double(b, i, left):
     w = dst.w
     count, static = _count(b, i, 2)
     if static == 0:
+        _no_op_shift(b, dst)
         return
     addr = address(b, dst)
     a, c = read(b, dst, addr), read(b, src)
