@@ -75,7 +75,9 @@ def _packet(sock, payload, ack=True):
     sock.sendall(frame(payload.encode()))
     data = b""
     while not data.endswith(b"#") and not re.search(rb"#[0-9a-f]{2}$", data):
-        data += sock.recv(4096)
+        chunk = sock.recv(4096)
+        assert chunk, f"the stub closed the connection after {payload!r}"
+        data += chunk
     if ack:
         sock.sendall(b"+")
     text = data.decode()
@@ -93,7 +95,9 @@ def test_ctrl_c_interrupts_a_running_guest_and_kill_ends_the_run(engine):
     sock.sendall(b"\x03")
     data = b""
     while b"#" not in data:
-        data += sock.recv(100)
+        chunk = sock.recv(100)
+        assert chunk, "the stub closed the connection"
+        data += chunk
     assert data.startswith(b"$S02")                  # SIGINT
     sock.sendall(b"+")
     eax = int.from_bytes(bytes.fromhex(_packet(sock, "p0")), "little")

@@ -369,12 +369,13 @@ class GdbStub:
             return _le_hex(self.m.reg_read(CORE[number]), 4)
         fpu = s.fpu
         number -= len(CORE)
-        if number < 8:
-            return bytes(fpu.st[(fpu.top + number) & 7])[:10].hex()
+        if number < 8:                          # the FNSAVE image holds ST(i) in stack order
+            return bytes(fpu.st[number]).hex()
         name = X87_CONTROL[number - 8]
-        value = {"fctrl": fpu.cw, "fstat": fpu.sw | (fpu.top & 7) << 11, "ftag": fpu.tw, "fiseg": fpu.fcs,
-                 "fioff": fpu.fip, "foseg": fpu.fds, "fooff": fpu.fdp, "fop": fpu.fop}[name]
-        return _le_hex(value & 0xFFFFFFFF, 4)
+        value = {"fctrl": fpu.cw & 0xFFFF, "fstat": fpu.sw & 0xFFFF, "ftag": fpu.tw & 0xFFFF,
+                 "fiseg": fpu.fcs & 0xFFFF, "fioff": fpu.fip, "foseg": fpu.fds & 0xFFFF, "fooff": fpu.fdp,
+                 "fop": (fpu.fcs >> 16) & 0x7FF}[name]
+        return _le_hex(value, 4)
 
     def _drop_connection(self):
         if self.conn is not None:
