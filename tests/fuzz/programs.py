@@ -73,7 +73,7 @@ def random_encoding(rng, tries=64):
         raw = rng.randbytes(15)
         if rng.random() < 0.5:
             raw = bytes([rng.choice((0x66, 0xF2, 0xF3, 0x0F))]) + raw[:14]
-        insn = _DECODER._from_bytes(CODE, raw)
+        insn = _DECODER.from_bytes(CODE, raw)
         if insn.spec.cls == IDENT and not insn.spec.ends_block:
             return insn.raw, insn.text()
     return None
