@@ -7,6 +7,8 @@ Example:
 
 import struct
 
+import struct
+
 from keystone import Ks, KS_ARCH_X86, KS_MODE_32
 
 from vmm.machine import Machine
@@ -54,3 +56,28 @@ def labels(src, origin=ORIGIN):
     code = assemble(src + "\n" + "\n".join(f".long {name}" for name in names), origin)
     values = struct.unpack(f"<{len(names)}I", code[-4 * len(names):])
     return dict(zip(names, values))
+
+
+# Descriptor tables for guests that take interrupts: a flat GDT (0x08 code, 0x10 data) and
+# an IDT register for 256 gates at IDT_BASE.  The guest runs `lgdt [gdtr]` and `lidt [idtr]`;
+# the host fills gates with set_gate.
+IDT_BASE = 0x9000
+FLAT_TABLES = f"""
+.align 8
+gdt:
+    .quad 0
+    .quad 0x00cf9a000000ffff
+    .quad 0x00cf92000000ffff
+gdtr:
+    .word 23
+    .long gdt
+idtr:
+    .word 0x7ff
+    .long {IDT_BASE:#x}
+"""
+
+
+def set_gate(m, vector, handler):
+    """A present 32-bit ring-0 interrupt gate to 0x08:handler for `vector`."""
+    gate = (handler & 0xFFFF) | (0x08 << 16) | (0x8E00 << 32) | ((handler >> 16) << 48)
+    m.mem_write(IDT_BASE + vector * 8, struct.pack("<Q", gate))

@@ -6,9 +6,8 @@ import struct
 
 import pytest
 
-from tests.asmguest import ENGINE_VARIANTS, assemble, new_machine, ORIGIN
+from tests.asmguest import ENGINE_VARIANTS, FLAT_TABLES, ORIGIN, assemble, new_machine, set_gate
 
-IDT = 0x9000
 PIC_SETUP = """
     lgdt [gdtr]
     lidt [idtr]
@@ -31,18 +30,7 @@ irq1:
     mov al, 0x20
     out 0x20, al          ; EOI
     iretd
-.align 8
-gdt:
-    .quad 0
-    .quad 0x00cf9a000000ffff
-    .quad 0x00cf92000000ffff
-gdtr:
-    .word 23
-    .long gdt
-idtr:
-    .word 0x7ff
-    .long 0x9000
-"""
+""" + FLAT_TABLES
 
 
 def machine(engine, body):
@@ -52,9 +40,7 @@ def machine(engine, body):
     labels = {"irq1": ORIGIN + code.index(bytes.fromhex("8b0424"))}       # mov eax, [esp]
     if b"\xfb\xf4\xfa" in code:                                             # sti; hlt; cli
         labels["after_hlt"] = ORIGIN + code.index(b"\xfb\xf4\xfa") + 2
-    handler = labels["irq1"]
-    gate = (handler & 0xFFFF) | (0x08 << 16) | (0x8E00 << 32) | ((handler >> 16) << 48)
-    m.mem_write(IDT + 0x21 * 8, struct.pack("<Q", gate))
+    set_gate(m, 0x21, labels["irq1"])
     m.reg_write("eip", ORIGIN)
     m.reg_write("esp", 0x80000)
     return m, labels

@@ -9,12 +9,11 @@ import struct
 from unicorn import Uc, UC_ARCH_X86, UC_MODE_32
 from unicorn import x86_const as U
 
-from tests.asmguest import ORIGIN, assemble, new_machine
+from tests.asmguest import FLAT_TABLES, ORIGIN, assemble, new_machine, set_gate
 
 PD, PT0, PT1 = 0x100000, 0x101000, 0x102000
 ALIAS, ALIAS_PHYS = 0x400000, 0x150000          # linear 4 MiB -> a page at 1.3 MiB
 P, RW, US, A, D, PS, G = 1, 2, 4, 0x20, 0x40, 0x80, 0x100
-IDT = 0x90000
 PROLOGUE = f"""
     mov eax, {PD:#x}
     mov cr3, eax
@@ -105,18 +104,7 @@ def fault_handler(body):
         mov [0x7004], eax
         add dword ptr [esp], 10
         iretd
-    .align 8
-    idtr:
-        .word 0x7f
-        .long 0x90000
-    gdt:
-        .quad 0
-        .quad 0x00cf9a000000ffff
-        .quad 0x00cf92000000ffff
-    gdtr:
-        .word 23
-        .long gdt
-    """
+    """ + FLAT_TABLES
     return setup
 
 
@@ -126,9 +114,7 @@ def run_with_pf_handler(engine, body, extra=()):
         m.mem_write(addr, blob)
     code = assemble(PROLOGUE + fault_handler(body))
     m.mem_write(ORIGIN, code)
-    handler = ORIGIN + code.index(bytes.fromhex("0f20d0"))          # mov eax, cr2
-    gate = (handler & 0xFFFF) | (0x08 << 16) | (0x8E00 << 32) | ((handler >> 16) << 48)
-    m.mem_write(IDT + 14 * 8, struct.pack("<Q", gate))
+    set_gate(m, 14, ORIGIN + code.index(bytes.fromhex("0f20d0")))        # mov eax, cr2
     m.reg_write("eip", ORIGIN)
     m.reg_write("esp", 0x80000)
     result = m.run(max_insns=100_000)

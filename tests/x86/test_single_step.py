@@ -4,7 +4,7 @@ trapped, the one that clears it is, and the handler (an interrupt gate clears TF
 
 import struct
 
-from tests.asmguest import ORIGIN, assemble, new_machine
+from tests.asmguest import FLAT_TABLES, ORIGIN, assemble, new_machine, set_gate
 
 SOURCE = """
     lgdt [gdtr]
@@ -26,27 +26,14 @@ db_handler:
     mov [0x7010 + eax*4], ebx
     inc dword ptr [0x7000]
     iretd
-.align 8
-gdt:
-    .quad 0
-    .quad 0x00cf9a000000ffff
-    .quad 0x00cf92000000ffff
-gdtr:
-    .word 23
-    .long gdt
-idtr:
-    .word 0x7ff
-    .long 0x9000
-"""
+""" + FLAT_TABLES
 
 
 def test_single_step_traps_after_each_instruction(engine):
     m = new_machine(engine)
     code = assemble(SOURCE)
     m.mem_write(ORIGIN, code)
-    handler = ORIGIN + code.index(bytes.fromhex("a100700000"))      # mov eax, [0x7000]
-    gate = (handler & 0xFFFF) | (0x08 << 16) | (0x8E00 << 32) | ((handler >> 16) << 48)
-    m.mem_write(0x9000 + 8, struct.pack("<Q", gate))
+    set_gate(m, 1, ORIGIN + code.index(bytes.fromhex("a100700000")))     # mov eax, [0x7000]
     m.reg_write("eip", ORIGIN)
     m.reg_write("esp", 0x80000)
     result = m.run(max_insns=1000)
