@@ -192,12 +192,13 @@ def test_instruction_cut_off_by_the_end_of_ram_is_a_fetch_fault(tmp_path, engine
     assert done.returncode == 4 and b"#UD" in done.stderr
 
 
-@pytest.mark.parametrize("engine", ["jit", "interp"])
+@pytest.mark.parametrize("engine", ["jit", "interp", "check"])
 def test_ctrl_c_stops_the_guest_cleanly(flat, engine):
     """SIGINT once the guest runs (it has printed): the summary line, exit status 130."""
     guest = flat("mov dx, 0x3f8\nmov al, 0x2a\nout dx, al\nl: jmp l")
+    mode = ["--check"] if engine == "check" else ["--engine", engine]
     process = subprocess.Popen([sys.executable, "-m", "vmm", "run", str(guest), "--load-address", "0x100000",
-                                "-m", "4", "--engine", engine],
+                                "-m", "4", *mode],
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert process.stdout.read(1) == b"*"          # the guest is running
@@ -207,7 +208,10 @@ def test_ctrl_c_stops_the_guest_cleanly(flat, engine):
         process.kill()
     assert process.returncode == 130, err
     assert b"Traceback" not in err and err.count(b"\n") == 1
-    assert b"instructions in" in err and b"interrupted: Ctrl-C" in err
+    if engine == "check":
+        assert b"lockstep: interrupted (Ctrl-C) after" in err and b"instructions" in err
+    else:
+        assert b"instructions in" in err and b"interrupted: Ctrl-C" in err
 
 
 def test_inspect_reports_serial_and_stop_reason(tmp_path, flat):

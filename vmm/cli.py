@@ -177,7 +177,13 @@ def run_command(args):
         shadow = Machine(memory_mb=args.memory, engine="interp", serial=None)
         _load(shadow, args)
         _queue_input(machine, shadow)
-        report = lockstep(machine, shadow, max_insns=args.max_insns, timeout=args.timeout)
+        try:
+            report = lockstep(machine, shadow, max_insns=args.max_insns, timeout=args.timeout)
+        except KeyboardInterrupt:
+            _flush(serial)
+            print(f"lockstep: interrupted (Ctrl-C) after {machine.state.icount} instructions, "
+                  "no divergence so far", file=sys.stderr)
+            return EXIT_INTERRUPTED
         _flush(serial)
         print(report.describe(), file=sys.stderr)
         return EXIT_GUEST_DIED if report.divergence else EXIT_TIMEOUT if report.reason == "timeout" else 0
