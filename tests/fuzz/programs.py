@@ -66,15 +66,22 @@ def _fill(rng, shape):
 _DECODER = Decoder(PhysicalMemory(4096))
 
 
+def _is_x87(insn):
+    """x87 forms are left out: Unicorn's x87 is not an exact oracle (tests/x86/test_x87.py lists
+    where it is wrong); they are checked against the host CPU instead (test_x87_host.py)."""
+    return insn.spec.sem is not None and insn.spec.sem.__module__.endswith(".x87")
+
+
 def random_encoding(rng, tries=64):
     """(bytes, text) of one instruction from random bytes: a form vmm translates as-is
-    (IDENT) that does not transfer control; None if none was found in `tries` draws."""
+    (IDENT) that does not transfer control and is not x87; None if none was found in `tries`
+    draws."""
     for _ in range(tries):
         raw = rng.randbytes(15)
         if rng.random() < 0.5:
             raw = bytes([rng.choice((0x66, 0xF2, 0xF3, 0x0F))]) + raw[:14]
         insn = _DECODER.from_bytes(CODE, raw)
-        if insn.spec.cls == IDENT and not insn.spec.ends_block:
+        if insn.spec.cls == IDENT and not insn.spec.ends_block and not _is_x87(insn):
             return insn.raw, insn.text()
     return None
 
