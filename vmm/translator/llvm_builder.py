@@ -270,14 +270,14 @@ class LLVMBuilder(TextArith, Builder):
         helper = self.load_ptr("ptr", self.inttoptr(self.const(self.layout.tlb_fill_slot, 64)))
         kind = self.const(int(store) | (int(self.user) << 1), 32)
         filled = self.call(helper.ref, "i64", [linear, kind], attrs=" nounwind")
+        self._exit_if(self.eq(filled, self.const(0, 64), 64))       # only the miss path tests this
+        filled_from = self.current
         self.br(join)
         self.start(join)
-        entry = self.phi("i64", [(cached, before), (filled, fill)])
-        bad = self.eq(entry, self.const(0, 64), 64)
+        entry = self.phi("i64", [(cached, before), (filled, filled_from)])
         if w > 8:
             offset = self.and_(linear, self.const(0xFFF, 32), 32)
-            bad = self.or_(bad, self.ult(self.const(0x1000 - w // 8, 32), offset, 32), 1)
-        self._exit_if(bad)
+            self._exit_if(self.ult(self.const(0x1000 - w // 8, 32), offset, 32))
         host = self.add(self.sub(entry, self.const(1, 64), 64), self.zext(linear, 32, 64), 64)
         if store:
             phys = self.trunc(self.sub(host, self.const(self.layout.ram, 64), 64), 64, 32)
