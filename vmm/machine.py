@@ -31,7 +31,8 @@ from .x86.decoder import Decoder
 from .x86.interrupts import deliver
 from .x86.mmu import Mmu
 from .x86.msr import MsrFile
-from .x86.state import CpuState, GPR_NAMES, SEG_NAMES, IF, CR0_PE, CR0_ET, set_flat_segments, reset_fpu
+from .x86.protection import IF_MASK
+from .x86.state import CpuState, GPR_NAMES, SEG_NAMES, CR0_PE, CR0_ET, set_flat_segments, reset_fpu
 
 ENGINES = {"interp": interp_engine, "jit": jit_engine}
 SLICE = {"interp": 20_000, "jit": jit_engine.SLICE}     # instructions between wall-clock checks
@@ -77,14 +78,11 @@ class Machine:
         self.decoder = Decoder(self.memory)
         self.builder = InterpBuilder(self.state, self.mmu)
         self.msrs = MsrFile(self.state)
-        if clock not in ("virtual", "host"):
-            raise VmmError(f"clock {clock!r} is not one of virtual, host")
         self.clock = VirtualClock(self.state, clock)
         self.clock.on_change = self.request_interrupt_check
         self.pic = None                 # the interrupt controller, once the board has one
         self.attention = False          # engines return to the monitor loop at once when set
         self.halted = False             # hlt with IF set: waiting for an interrupt
-        self.interrupts_delivered = 0
         self.code_hooks = []
         self.breakpoints = set()        # addresses the run stops before (a debugger's); see set_breakpoints
         self.step_over = None           # (icount, address): the breakpoint a debugger resumes from
@@ -172,24 +170,22 @@ class Machine:
                 self.halted = False
                 self.stop("halt", 0, "hlt with interrupts enabled and no timer armed: the guest waits for ever")
             return 0
-        if waiting and s.eflags & (1 << IF):
+        if waiting and s.eflags & IF_MASK:
             return 1                   # the sti / mov ss shadow: one instruction, then deliver
         return self.slice
 
     def interrupt_waits(self):
         """An interrupt the monitor flagged is no longer held back by IF: engines stop here."""
-        s = self.state
-        return s.irq_pending and s.eflags & (1 << IF) and s.icount != s.int_shadow
+        return self.state.irq_pending and self.interrupts_open()
 
     def interrupts_open(self):
         """An external interrupt can be taken now: IF set, and not right after sti/mov ss."""
         s = self.state
-        return bool(s.eflags & (1 << IF)) and s.icount != s.int_shadow
+        return bool(s.eflags & IF_MASK) and s.icount != s.int_shadow
 
     def take_interrupt(self, vector):
         """Deliver an external interrupt through the guest IDT (wakes a halted CPU)."""
         self.halted = False
-        self.interrupts_delivered += 1
         if self.trace is not None:
             self.trace.interrupt(vector, None, self.state.eip, "external interrupt")
         deliver(self, vector, None, self.state.eip, f"IRQ vector {vector:#x}", external=True)
@@ -213,7 +209,7 @@ class Machine:
     def halt(self):
         """hlt: with interrupts off the CPU can never wake, so the run ends; with them on it
         waits for the next interrupt (the monitor skips virtual time to the next timer)."""
-        if self.state.eflags & (1 << IF):
+        if self.state.eflags & IF_MASK:
             self.halted = True
             self.attention = True
         else:

@@ -225,3 +225,4 @@ def test_paged_loop_runs_translated(engine):
     assert m.reg_read("eax") == 6000
     if m.translator is not None:
         assert m.translator.exits.get(3, 0) < 20        # STEP exits: callouts, not every access
+        assert m.translator.stats()["page_walks"] >= 1   # misses were filled by the walk callback

@@ -1,18 +1,17 @@
 """The translation cache: translated blocks by what determines their code, and the native jump cache.
 
-A block is keyed (`block_key`) by its physical address, the EIP it was translated at
-(jump targets and the EIPs it writes are constants in its code) and the mode bits the
-translation depends on (`mode_of`: CPL, which TLB views its memory accesses use, and
-paging on/off; vmm.x86.mode).  So a page mapped at two addresses, or run at two privilege levels, has
-translations of its own for each, and a linear address remapped to another page never
-runs the old page's code.  The jump cache is a native direct-mapped table
-(tag = EIP + 1 + mode << 32, function address) that the native dispatcher reads, so a hot
-loop over many blocks never returns to Python; its tags are linear, so it is flushed
-whenever mappings change (`flush_jump_cache`), and refilled from the blocks on a miss.  A write to a page holding
-translated code drops every block on that page and its jump-cache slots
-before the next guest instruction (`invalidate`, a PhysicalMemory listener,
-per 64-byte code granule).  Each block has a native execution counter, used for tier-up and
-shown by the inspector.
+A block is keyed (`block_key`) by its physical address, the EIP it was translated at (jump
+targets and the EIPs it writes are constants in its code) and the mode bits the
+translation depends on (`mode_of` in vmm.x86.mode: the CPL, which selects the TLB views its
+memory accesses use, and paging on/off).  So a page mapped at two addresses, or run at two
+privilege levels, has translations of its own for each, and a linear address remapped to
+another page never runs the old page's code.  The jump cache is a native direct-mapped
+table (tag = EIP + 1 + mode << 32, function address) that the native dispatcher reads, so
+a hot loop over many blocks never returns to Python; its tags are linear, so it is flushed
+whenever mappings change (`flush_jump_cache`) and refilled from the blocks on a miss.  A
+write to a physical code granule (64 bytes) drops every block there and its jump-cache
+slot before the next guest instruction (`invalidate`, a PhysicalMemory listener).  Each
+block has a native execution counter, used for tier-up and shown by the inspector.
 
 Example:
     tc = TranslationCache(memory)

@@ -24,8 +24,10 @@ Example:
 
 import time
 
+from ..errors import VmmError
+
 NS_PER_TICK = 1                 # one guest instruction (TSC tick) is one virtual nanosecond
-TSC_HZ = 1_000_000_000          # what the guest measures the TSC at
+MODES = ("virtual", "host")
 IDLE_SLEEP_NS = 50_000_000      # longest host sleep in one idle step (host mode)
 
 
@@ -49,8 +51,8 @@ class VirtualClock:
     """Nanoseconds of guest time, read from the CPU state's TSC (see module docstring)."""
 
     def __init__(self, state, mode="virtual"):
-        if mode not in ("virtual", "host"):
-            raise ValueError(f"clock mode must be virtual or host, not {mode!r}")
+        if mode not in MODES:
+            raise VmmError(f"clock {mode!r} is not one of {', '.join(MODES)}")
         self.state = state
         self.mode = mode
         self.timers = []

@@ -16,9 +16,8 @@ from ..x86.decoder import fetch
 from ..x86.exceptions import DB, UD
 from ..x86.interrupts import deliver
 from ..x86.table import CALLOUT
+from ..x86.protection import TF_MASK
 from .builder import SkipRest
-
-TF_MASK = 1 << 8
 
 
 def run(m, budget):

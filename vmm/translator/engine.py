@@ -29,6 +29,7 @@ from ..x86.mmu import FETCH
 from ..x86.state import CS
 from ..x86.tlb import PAGE_SHIFT
 from ..x86.mode import MODE_PAGING, mode_of
+from ..x86.protection import TF_MASK
 from ..cache.tcache import Block, TranslationCache, block_key
 from . import background
 from .blocks import MAX_INSNS, form_block
@@ -49,8 +50,7 @@ SMC_LIMIT = 3              # invalidations after which code at an address is int
 
 _DISPATCH = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
 _TLB_FILL = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint32)
-CS_32BIT = 1 << 14
-TF_MASK = 1 << 8            # EFLAGS.TF: every instruction traps, the interpreter runs them          # the D bit in a segment's flags word: 32-bit code
+CS_32BIT = 1 << 14          # the D bit in a segment's flags word: 32-bit code
 
 
 class Translator:
@@ -113,7 +113,7 @@ class Translator:
             if m.code_hooks or s.seg[CS].base != 0 or not s.seg[CS].flags & CS_32BIT:
                 interp.run(m, limit - s.icount)      # hooks, segmented or 16-bit code: interpreter
                 break
-            if s.eflags & TF_MASK:                   # single-stepping: interpreted while TF is set
+            if s.eflags & TF_MASK:                   # single-stepping (a #DB trap after each): interpreted
                 interp.run(m, min(limit - s.icount, MAX_INSNS))
                 continue
             if self.tier2_jobs:
@@ -132,13 +132,12 @@ class Translator:
                 # (fewer than MAX_INSNS), so the run retires exactly `budget` instructions.
                 interp.run(m, limit - s.icount)
                 continue
-            if code == MISS:
-                key = self._current_key()
-                if key is not None and key not in self.step_sites and self._refill_or_translate(key):
-                    continue
+            key = self._current_key() if code == MISS else None
+            if key is not None and key not in self.step_sites and self._refill_or_translate(key):
+                continue
             if code in (MISS, STEP) and s.icount < limit:
                 self.step_counts[s.eip] = self.step_counts.get(s.eip, 0) + 1
-                if code == STEP or self._keeps_changing():
+                if code == STEP or self._keeps_changing(key):
                     self._interpret_to_block_end()      # mid-block, or code that keeps changing
                 else:
                     interp.run(m, 1)                    # a callout: its successor is translated
@@ -156,13 +155,9 @@ class Translator:
             return None
         return block_key(s.eip, phys, mode)
 
-    def _keeps_changing(self):
-        s = self.m.state
-        try:
-            phys = self.m.mmu.translate(s.eip, FETCH)
-        except GuestFault:
-            return False
-        return self.cache.invalidations.get(phys, 0) >= SMC_LIMIT
+    def _keeps_changing(self, key):
+        """Code at block `key` was rewritten SMC_LIMIT times (None: EIP cannot be fetched)."""
+        return key is not None and self.cache.invalidations.get(key & 0xFFFFFFFF, 0) >= SMC_LIMIT
 
     def _trace_next_block(self):
         """-d exec/cpu: log the block about to run and let only it run (a budget of its
@@ -367,6 +362,8 @@ class Translator:
             "exits": dict(self.exits),
             "block_executions": executed,
             "step_sites": len(self.step_sites),
+            "page_walks": self.m.mmu.walks,                      # TLB misses filled by a walk
+            "jump_cache_flushes": self.cache.stats.jump_cache_flushes,   # mappings changed
             "loop_blocks": self.loop_blocks,
         }
 

@@ -32,15 +32,15 @@ from ..errors import GuestFault, GuestStop
 from .descriptors import (Descriptor, INT_GATE16, INT_GATE32, TASK_GATE, TRAP_GATE16, TRAP_GATE32,
                           fault, fetch)
 from .exceptions import DE, DF, GP, NP, PF, SS, TS, name
-from .protection import IF_MASK, NT_MASK, RF_MASK, VM_MASK, current_cpl
+from .protection import IF_MASK, NT_MASK, RF_MASK, TF_MASK, VM_MASK, current_cpl
 from .segments import load_code
 from .stackframe import entry_stack
 from .tasks import switch_through_gate
-from .state import CS, TF
+from .state import CS
 
 GATES = (INT_GATE16, TRAP_GATE16, INT_GATE32, TRAP_GATE32, TASK_GATE)
 CONTRIBUTORY = frozenset((DE, TS, NP, SS, GP))
-CLEARED = (1 << TF) | NT_MASK | RF_MASK | VM_MASK
+CLEARED = TF_MASK | NT_MASK | RF_MASK | VM_MASK
 
 
 def deliver(m, vector, error_code, return_eip, detail="", software=False, external=False):

@@ -20,11 +20,11 @@ from .state import ARITH_FLAGS_MASK, CR0_PE, CS, DF, IF, TF
 
 IOPL_SHIFT = 12
 IOPL_MASK = 3 << IOPL_SHIFT
-IF_MASK = 1 << IF
+IF_MASK, TF_MASK = 1 << IF, 1 << TF
 NT_MASK, RF_MASK, VM_MASK, AC_MASK, ID_MASK = 1 << 14, 1 << 16, 1 << 17, 1 << 18, 1 << 21
 # What popf/iret may write at CPL 0 (QEMU's mask): never VM (vmm has no virtual-8086 mode),
 # VIF or VIP; RF is not modelled.
-EFLAGS_WRITABLE = ARITH_FLAGS_MASK | (1 << TF) | IF_MASK | (1 << DF) | IOPL_MASK | NT_MASK | AC_MASK | ID_MASK
+EFLAGS_WRITABLE = ARITH_FLAGS_MASK | TF_MASK | IF_MASK | (1 << DF) | IOPL_MASK | NT_MASK | AC_MASK | ID_MASK
 
 
 def current_cpl(m):

@@ -43,7 +43,6 @@ class Tlb:
         self.addresses = [ctypes.addressof(v) for v in self.views]
         self.filled = set()          # page numbers with an entry in some view
         self.global_pages = set()    # those of global pages
-        self.fills = self.flushes = 0
 
     def view_address(self, user, write):
         """Host address of a view's table (baked into translated code)."""
@@ -59,7 +58,6 @@ class Tlb:
         self.filled.add(page)
         if global_:
             self.global_pages.add(page)
-        self.fills += 1
 
     def entry(self, linear, user, write):
         return self.views[view_index(user, write)][linear >> PAGE_SHIFT]
@@ -88,4 +86,3 @@ class Tlb:
         self.filled = set(keep)
         if not keep_global:
             self.global_pages = set()
-        self.flushes += 1
