@@ -33,6 +33,7 @@ EXIT_STATUS = """exit status:
 RUN_EPILOG = f"""examples:
   vmm run examples/images/hello.elf
   vmm run examples/images/bench.elf --append iters=1000 -m 64M
+  vmm run --kernel vmlinuz --initrd initrd.gz --append console=ttyS0 -m 256M
   vmm run code.bin --load-address 0x100000 --engine interp --max-insns 1000000
   vmm run examples/images/bench.elf --check --serial file:/tmp/serial.txt
 
@@ -88,10 +89,13 @@ def _subparser(sub, name, help, epilog):
 
 def _add_guest_options(p):
     """The options `run` and `inspect` share: the image, its RAM, command line and load address."""
-    p.add_argument("image", help="the guest: a multiboot ELF kernel, or a flat binary with --load-address")
+    p.add_argument("image", nargs="?", help="the guest: a Linux bzImage, a multiboot ELF kernel, or a flat "
+                                            "binary with --load-address")
+    p.add_argument("--kernel", metavar="IMAGE", help="the guest image, QEMU's spelling (instead of IMAGE)")
+    p.add_argument("--initrd", metavar="FILE", help="an initial ramdisk for a Linux bzImage")
     p.add_argument("-m", "--memory", type=options.memory_mb, default="128", metavar="SIZE",
                    help="guest RAM, as QEMU's -m: MiB (128) or with a suffix (64M, 1G)")
-    p.add_argument("--append", default="", metavar="CMDLINE", help="the kernel command line (multiboot)")
+    p.add_argument("--append", default="", metavar="CMDLINE", help="the kernel command line (Linux, multiboot)")
     p.add_argument("--load-address", type=options.address, default=None, metavar="ADDR",
                    help="load IMAGE as a flat binary at ADDR and start there (default: IMAGE is multiboot)")
 
@@ -150,9 +154,16 @@ def build_parser():
 def parse(parser, argv):
     """Parse; arguments a subcommand does not know are reported with that subcommand's usage."""
     args, extras = parser.parse_known_args(argv)
+    command = parser.subcommands[args.command]
     if extras:
-        hint = " (the image is an argument: vmm run IMAGE)" if "-kernel" in extras else ""
-        parser.subcommands[args.command].error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+        hint = " (QEMU's -kernel is --kernel here)" if "-kernel" in extras else ""
+        command.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+    if "image" in args:
+        if args.image and args.kernel:
+            command.error("give the image once: as IMAGE or as --kernel IMAGE")
+        args.image = args.image or args.kernel
+        if not args.image:
+            command.error("the guest image is required: vmm %s IMAGE (or --kernel IMAGE)" % args.command)
     return args
 
 
@@ -162,7 +173,7 @@ def _fail(message, status=EXIT_BAD_INPUT):
 
 
 def _load(machine, args):
-    machine.load(args.image, cmdline=args.append, address=args.load_address)
+    machine.load(args.image, cmdline=args.append, address=args.load_address, initrd=args.initrd)
 
 
 def run_command(args):
@@ -258,7 +269,7 @@ def inspect_command(args):
     console = Console()
     serial = args.serial.open(sys.stdout.buffer)
     report = inspect_image(args.image, at=args.at, run=args.run, memory_mb=args.memory, cmdline=args.append,
-                           address=args.load_address, limit=args.top, serial=serial)
+                           address=args.load_address, limit=args.top, serial=serial, initrd=args.initrd)
     _flush(serial)
     render(report.views, console, show_ir=not args.no_ir)
     render_outcome(report, args.serial.describe(), console)

@@ -100,11 +100,14 @@ class Machine:
         reset_fpu(self.state.fpu)
 
     # ---- loading ------------------------------------------------------------------------
-    def load(self, path, cmdline="", address=None):
-        """Load a multiboot ELF (or, with `address`, a flat binary) and set the entry state."""
-        boot = load_image(path, self.memory, cmdline=cmdline, flat_address=address)
+    def load(self, path, cmdline="", address=None, initrd=None):
+        """Load a multiboot ELF, a Linux bzImage (with an `initrd` file) or, with `address`,
+        a flat binary, and set the entry state."""
+        boot = load_image(path, self.memory, cmdline=cmdline, flat_address=address, initrd=initrd)
         s = self.state
-        set_flat_segments(s)
+        set_flat_segments(s, *boot.selectors)
+        s.gdtr.base, s.gdtr.limit = boot.gdt
+        self.mmu.open_bus = boot.open_bus
         s.cr[0] = boot.cr0
         s.eflags = boot.eflags
         s.eip = boot.entry

@@ -27,3 +27,6 @@ class BootState:
     cr0: int = CR0_PE | CR0_ET  # ET reads as 1 on every CPU since the 486
     eflags: int = 0x2
     flat_segments: bool = True  # CS: flat code, DS ES FS GS SS: flat data, base 0 limit 4 GiB
+    selectors: tuple = (0x08, 0x10)     # CS and the data segments' selectors
+    gdt: tuple = (0, 0)                 # GDTR (base, limit) the loader set up; (0, 0): none
+    open_bus: bool = False              # a PC OS: unclaimed physical addresses as a PC's bus (vmm.x86.mmu)

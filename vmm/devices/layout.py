@@ -59,3 +59,7 @@ MULTIBOOT_MMAP_ADDR = 0x9100         # its memory map
 MULTIBOOT_LOADER_NAME_ADDR = 0x9200  # its boot loader name
 MULTIBOOT_CMDLINE_ADDR = 0x9800      # and the command line it points to (up to BOOT_INFO_END)
 BOOT_INFO_END = 0x10000
+# The Linux loader's pieces in the same area (vmm.boot.linux): the zero page, a GDT, the command line.
+LINUX_BOOT_PARAMS_ADDR = 0x9000
+LINUX_GDT_ADDR = 0xA000
+LINUX_CMDLINE_ADDR = 0xB000

@@ -126,12 +126,13 @@ class InspectReport:
         return f"{ran}; the {len(self.views)} hottest of {self.live_blocks} live blocks"
 
 
-def inspect_image(path, at=None, run=None, memory_mb=128, cmdline="", limit=None, address=None, serial=None):
+def inspect_image(path, at=None, run=None, memory_mb=128, cmdline="", limit=None, address=None, serial=None,
+                  initrd=None):
     """Load an image and either translate the block at `at` (an address, or "entry"; no run)
     or run `run` instructions (None: until the guest stops); return an InspectReport.
     BadOption if `at` lies outside RAM."""
     machine = Machine(memory_mb=memory_mb, engine="jit", serial=serial)
-    boot = machine.load(path, cmdline=cmdline, address=address)
+    boot = machine.load(path, cmdline=cmdline, address=address, initrd=initrd)
     if at is not None:
         at = check_in_ram(boot.entry if at == "entry" else at, memory_mb, "--at")
         machine.translator = machine.translator or jit_engine.Translator(machine)

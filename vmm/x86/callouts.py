@@ -162,6 +162,25 @@ def mov_to_cr(m, b, i):
         m.mappings_changed()
 
 
+# The always-one bits of DR6 and DR7 (what they read after reset); DR4/DR5 alias DR6/DR7
+# while CR4.DE is clear, and this CPU model has no DE.
+DR_ONES = {6: 0xFFFF0FF0, 7: 0x400}
+
+
+def mov_to_dr(m, b, i):
+    """Keeps the value: a guest (Linux clears all eight at boot) reads back what it wrote.
+    Breakpoints in DR7 are not armed; vmm's own debugging is the gdb stub's."""
+    dr, src = i.ops
+    n = dr.index | 2 if dr.index in (4, 5) else dr.index
+    m.state.dr[n] = read(b, src) | DR_ONES.get(n, 0)
+
+
+def mov_from_dr(m, b, i):
+    dst, dr = i.ops
+    n = dr.index | 2 if dr.index in (4, 5) else dr.index
+    write(b, dst, m.state.dr[n] | DR_ONES.get(n, 0))
+
+
 def invlpg(m, b, i):
     m.mappings_changed(page=address(b, i.ops[0]))
 
@@ -358,6 +377,9 @@ def _entries():
                 cpl0=True),
         Callout("mov_to_cr", C, mov_to_cr, "gpr", "cr", True, "CR0/CR3/CR4 change the CPU mode and translations",
                 cpl0=True),
+        Callout("mov_to_dr", C, mov_to_dr, "gpr", "dr", False, "debug registers belong to the monitor",
+                cpl0=True),
+        Callout("mov_from_dr", C, mov_from_dr, "dr", "gpr", False, "reads the virtual DRn", cpl0=True),
         Callout("mov_to_seg", C, mov_to_seg, "gpr, gdt, ldt", "segment cache", True, SEG),
         Callout("pop_seg", C, pop_seg, "stack, gdt, ldt", "segment cache, esp", True, SEG),
         Callout("load_far_pointer", C, load_far_pointer, "memory, gdt, ldt", "segment cache, gpr", True, SEG),

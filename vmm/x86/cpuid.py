@@ -1,7 +1,7 @@
 """The CPU model vmm reports through CPUID: an i686-class CPU, documented here.
 
-Vendor "VmmGenuineBT" (12 bytes, so no guest applies another vendor's quirks),
-family 6 model 3 stepping 3 (a Pentium II class part: Linux disables SEP on
+Vendor "GenuineIntel" (as QEMU's qemu32 model: Linux's generic path for an unknown vendor
+warns "Your system may be unstable"), family 6 model 3 stepping 3 (a Pentium II class part: Linux disables SEP on
 family 6 parts with model < 3 and stepping < 3, the Pentium Pro erratum).
 Leaf 1 EDX features:
   FPU (bit 0)   the x87 FPU, run on the host's x87 (vmm.x86.semantics.x87; no #MF)
@@ -23,7 +23,7 @@ Example:
 
 import struct
 
-VENDOR = b"VmmGenuineBT"
+VENDOR = b"GenuineIntel"
 SIGNATURE = (6 << 8) | (3 << 4) | 3            # family 6, model 3, stepping 3
 FPU, PSE, TSC, MSR, CX8, SEP, PGE, CMOV = 0, 3, 4, 5, 8, 11, 13, 15
 FEATURES_EDX = sum(1 << bit for bit in (FPU, PSE, TSC, MSR, CX8, SEP, PGE, CMOV))

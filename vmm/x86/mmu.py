@@ -13,8 +13,13 @@ The privilege of an access is the CPL (CS.RPL) unless the caller says otherwise:
 monitor's own accesses to descriptor tables, the TSS and interrupt stacks are supervisor
 accesses (`user=False`) whatever the CPL.
 
-A physical access outside RAM goes to the MMIO bus if a device claims it, else stops the
-run with MemoryAccessError: the guest can never reach host memory outside its RAM.
+A physical access outside RAM goes to the MMIO bus if a device claims it.  Otherwise, by
+default, it stops the run with MemoryAccessError (a wild pointer in a test guest is found at
+once); with `open_bus` set (a PC operating system, which may probe or touch addresses with
+nothing behind them, as Linux does reading its stack canary through %fs before paging is on),
+it behaves as a PC's bus does: reads give all ones, writes are dropped, and the first such
+addresses are kept in `unassigned` for the run's report.  Either way the guest can never
+reach host memory outside its RAM.
 
 Example:
     mmu = Mmu(memory, mmio_bus, state)
@@ -33,6 +38,7 @@ CR0_WP, CR4_PSE, CR4_PGE = 1 << 16, 1 << 4, 1 << 7
 P, RW, US, ACCESSED, DIRTY, PS, G = 1, 2, 4, 0x20, 0x40, 0x80, 0x100
 PF_PRESENT, PF_WRITE, PF_USER = 1, 2, 4
 PAGE_MASK = (1 << PAGE_SHIFT) - 1
+UNASSIGNED_KEPT = 8
 
 
 class Mmu:
@@ -43,6 +49,8 @@ class Mmu:
         self.ram_size = memory.size
         self.tlb = Tlb(memory)
         self.walks = 0
+        self.open_bus = False           # unclaimed physical addresses: stop (False) or PC bus
+        self.unassigned = []            # with open_bus: the first few (kind, address) touched
 
     @property
     def paging(self):
@@ -149,14 +157,18 @@ class Mmu:
         second = self.translate((linear + size - split) & 0xFFFFFFFF, access, user)
         low = size - split
         if value is None:
-            return self._phys_access(first, low) | (self._phys_access(second, split) << (8 * low))
+            return self._phys_byte_run(first, low) | (self._phys_byte_run(second, split) << (8 * low))
         self._phys_byte_run(first, low, value)
         self._phys_byte_run(second, split, value >> (8 * low))
         return None
 
-    def _phys_byte_run(self, phys, count, value):
+    def _phys_byte_run(self, phys, count, value=None):
+        """`count` bytes one at a time (the piece of a split access may be 3 bytes long)."""
+        if value is None:
+            return sum(self._phys_access(phys + k, 1) << (8 * k) for k in range(count))
         for k in range(count):
             self._phys_access(phys + k, 1, (value >> (8 * k)) & 0xFF)
+        return None
 
     def _phys_access(self, phys, size, value=None):
         if value is None:
@@ -172,13 +184,20 @@ class Mmu:
     def _mmio_read(self, addr, size):
         device, offset = self.mmio.find(addr)
         if device is None:
-            raise MemoryAccessError(f"read of {size} bytes at {addr:#010x}, outside guest RAM "
-                                    f"({self.ram_size >> 20} MiB) and every device")
+            self._unassigned("read", addr, size)
+            return (1 << (8 * size)) - 1
         return device.read(offset, size)
 
     def _mmio_write(self, addr, size, value):
         device, offset = self.mmio.find(addr)
         if device is None:
-            raise MemoryAccessError(f"write of {size} bytes at {addr:#010x}, outside guest RAM "
+            self._unassigned("write", addr, size)
+        else:
+            device.write(offset, size, value)
+
+    def _unassigned(self, kind, addr, size):
+        if not self.open_bus:
+            raise MemoryAccessError(f"{kind} of {size} bytes at {addr:#010x}, outside guest RAM "
                                     f"({self.ram_size >> 20} MiB) and every device")
-        device.write(offset, size, value)
+        if len(self.unassigned) < UNASSIGNED_KEPT:
+            self.unassigned.append((kind, addr))

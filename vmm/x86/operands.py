@@ -17,7 +17,7 @@ from .state import EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, G
 
 
 class Reg:
-    """A register operand: kind "gpr" (index, width, shift: AH is (0, 8, 8)), "seg", "cr" or "st"."""
+    """A register operand: kind "gpr" (index, width, shift: AH is (0, 8, 8)), "seg", "cr", "dr" or "st"."""
 
     __slots__ = ("kind", "index", "w", "shift")
 
@@ -67,6 +67,8 @@ def _gpr_map():
         table[getattr(X, f"X86_REG_{name}")] = Reg("seg", index, 16)
     for n in (0, 2, 3, 4):
         table[getattr(X, f"X86_REG_CR{n}")] = Reg("cr", n, 32)
+    for n in range(8):
+        table[getattr(X, f"X86_REG_DR{n}")] = Reg("dr", n, 32)
     for n in range(8):
         table[getattr(X, f"X86_REG_ST{n}")] = Reg("st", n, 80)       # ST(n), for x87 forms
     return table

@@ -113,6 +113,7 @@ class CpuState(ctypes.Structure):
         ("gdtr", TableRegister),
         ("idtr", TableRegister),
         ("cr", ctypes.c_uint32 * 5),
+        ("dr", ctypes.c_uint32 * 8),         # debug registers: kept, breakpoints not armed
         ("tsc", ctypes.c_uint64),
         ("icount", ctypes.c_uint64),         # guest instructions retired
         ("icount_limit", ctypes.c_uint64),   # translated code returns to the monitor at this count

@@ -115,8 +115,8 @@ def _build():
 
 
 TABLE = _build()
-_MOV_FORMS = {"seg": _registry("mov_to_seg"), "cr": _registry("mov_to_cr")}
-_MOV_FROM_CR = _registry("mov_from_cr")
+_MOV_FORMS = {"seg": _registry("mov_to_seg"), "cr": _registry("mov_to_cr"), "dr": _registry("mov_to_dr")}
+_MOV_FROM = {"cr": _registry("mov_from_cr"), "dr": _registry("mov_from_dr")}
 _POP_SEG = _registry("pop_seg")
 _NEAR_IDS = (X.X86_INS_JMP, X.X86_INS_CALL)
 _FAR_FORMS = {X.X86_INS_JMP: _registry("ljmp"), X.X86_INS_CALL: _registry("lcall")}
@@ -138,8 +138,8 @@ def lookup(insn, cs_insn):
     if insn.id == X.X86_INS_MOV:
         if ops[0].kind in _MOV_FORMS:
             return _MOV_FORMS[ops[0].kind]
-        if ops[1].kind == "cr":
-            return _MOV_FROM_CR
+        if ops[1].kind in _MOV_FROM:
+            return _MOV_FROM[ops[1].kind]
     elif insn.id == X.X86_INS_POP and ops[0].kind == "seg":
         return _POP_SEG if ops[0].index != 1 else UNDEFINED          # pop cs does not exist
     elif insn.id in _SSE_TWINS and cs_insn.opcode[0] == 0x0F:
