@@ -19,6 +19,7 @@ import sys
 
 from . import __version__, options
 from .debug.options import add_debug_options, apply_debug_options
+from .guests.command import GUESTS, guest_command
 
 EXIT_BAD_INPUT, EXIT_GUEST_DIED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 2, 4, 124, 130
 
@@ -61,6 +62,17 @@ The chart needs matplotlib: pip install 'vmm[bench]'.
 
 exit status: 0 when the tables and files were written; 2 for bad arguments or an output
 directory that cannot be written."""
+
+GUEST_EPILOG = """examples:
+  sudo vmm guest fetch debian-i386           # Debian 12's i386 kernel and a busybox initramfs
+  vmm guest fetch debian-i386 --force        # fetch again, replacing the cached files
+
+Runs dpkg --add-architecture i386, apt-get update and apt-get download (as root; Debian's
+mirrors are the only network access), then caches the kernel, the initramfs and a manifest in
+$XDG_CACHE_HOME/vmm/guests/NAME (~/.cache by default).  Prints the package versions and the
+two paths; with the guest cached, prints them without fetching.
+
+exit status: 0 when the guest is in the cache; 2 when it cannot be fetched (one line on stderr)."""
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
@@ -143,7 +155,14 @@ def build_parser():
                        help="nanobenchmark iterations (timed at n and 3n; the difference is reported)")
     bench.add_argument("--out-dir", type=options.output_dir, default=".", metavar="DIR",
                        help="directory for bench-results.json and bench-results.png (created if missing)")
-    parser.subcommands = {"run": run, "inspect": ins, "bench": bench}
+    guest = _subparser(sub, "guest", "fetch a ready-made Linux guest into the cache", GUEST_EPILOG)
+    action = guest.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=Parser,
+                                  help="fetch (the one action so far)")
+    fetch = action.add_parser("fetch", help="fetch NAME (or find it in the cache); print its versions and paths",
+                              formatter_class=Formatter)
+    fetch.add_argument("name", choices=GUESTS, metavar="NAME", help=f"the guest: {', '.join(GUESTS)}")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if it is in the cache")
+    parser.subcommands = {"run": run, "inspect": ins, "bench": bench, "guest": fetch}   # guest's one action
     return parser
 
 
@@ -277,7 +296,7 @@ def bench_command(args):
 def main(argv=None):
     from .errors import ImageError, VmmError
     args = parse(build_parser(), argv)
-    commands = {"run": run_command, "inspect": inspect_command, "bench": bench_command}
+    commands = {"run": run_command, "inspect": inspect_command, "bench": bench_command, "guest": guest_command}
     try:
         return commands[args.command](args)
     except (ImageError, options.BadOption) as error:
