@@ -25,11 +25,11 @@ EXIT_BAD_INPUT, EXIT_GUEST_DIED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 2, 4, 124, 130
 
 EXIT_STATUS = """exit status:
   (v << 1) | 1  the guest wrote v to isa-debug-exit (port 0xf4), as QEMU's -device isa-debug-exit
-  0             the guest halted with interrupts off, or --max-insns was reached
+  0             the guest halted with interrupts off, --max-insns was reached, or Ctrl-A x
   2             bad arguments, a bad image or an output that cannot be written (one line on stderr)
   4             the guest died: an exception with no IDT to take it, memory it does not have
   124           --timeout
-  130           interrupted (Ctrl-C)"""
+  130           interrupted (Ctrl-C when stdin is not a terminal, or SIGINT)"""
 
 RUN_EPILOG = f"""examples:
   vmm run examples/images/hello.elf
@@ -38,6 +38,8 @@ RUN_EPILOG = f"""examples:
   vmm run examples/images/bench.elf --check --serial file:/tmp/serial.txt
 
 A one-line summary (instructions, seconds, MIPS, why the run stopped) goes to stderr.
+Standard input feeds COM1.  On a terminal, as QEMU's -nographic, every key goes to the guest
+(Ctrl-C too) but the escapes: Ctrl-A x quits, Ctrl-A h lists them, Ctrl-A Ctrl-A sends Ctrl-A.
 
 {EXIT_STATUS}"""
 
@@ -216,14 +218,20 @@ def run_command(args):
 
 @contextlib.contextmanager
 def _console_input(machine):
-    """Standard input feeds the guest's COM1, QEMU's `-serial stdio`: a terminal in raw
-    mode for the length of the run (always restored), a pipe or file as it arrives."""
+    """Standard input feeds the guest's COM1, as QEMU's `-nographic`: a terminal in raw mode
+    for the length of the run (always restored), every key for the guest (Ctrl-C too) but
+    the Ctrl-A escapes (Ctrl-A x quits); a pipe or file as it arrives, byte for byte."""
     from .devices.console import ConsoleInput, RawTerminal
+    from .devices.escape import HELP, escaped
     if sys.stdin is None:
         yield
         return
-    with RawTerminal(sys.stdin):
-        ConsoleInput(machine.clock, machine.devices["com1"].feed, fd=sys.stdin.fileno()).start()
+    feed = machine.devices["com1"].feed
+    if sys.stdin.isatty():
+        feed = escaped(feed, {"quit": lambda: machine.stop("quit", 0, "Ctrl-A x"),
+                              "help": lambda: print(HELP, end="", file=sys.stderr, flush=True)})
+    with RawTerminal(sys.stdin, signals=False):
+        ConsoleInput(machine.clock, feed, fd=sys.stdin.fileno()).start()
         yield
 
 
