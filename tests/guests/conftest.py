@@ -4,7 +4,6 @@ for real; the cache goes to a temporary directory and the process counts as root
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
