@@ -19,16 +19,17 @@ import sys
 
 from . import __version__, options
 from .debug.options import add_debug_options, apply_debug_options
+from .guests.command import GUESTS, guest_command
 
 EXIT_BAD_INPUT, EXIT_GUEST_DIED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 2, 4, 124, 130
 
 EXIT_STATUS = """exit status:
   (v << 1) | 1  the guest wrote v to isa-debug-exit (port 0xf4), as QEMU's -device isa-debug-exit
-  0             the guest halted with interrupts off, or --max-insns was reached
+  0             the guest halted with interrupts off, --max-insns was reached, or Ctrl-A x
   2             bad arguments, a bad image or an output that cannot be written (one line on stderr)
   4             the guest died: an exception with no IDT to take it, memory it does not have
   124           --timeout
-  130           interrupted (Ctrl-C)"""
+  130           interrupted (Ctrl-C when stdin is not a terminal, or SIGINT)"""
 
 RUN_EPILOG = f"""examples:
   vmm run examples/images/hello.elf
@@ -38,6 +39,8 @@ RUN_EPILOG = f"""examples:
   vmm run examples/images/bench.elf --check --serial file:/tmp/serial.txt
 
 A one-line summary (instructions, seconds, MIPS, why the run stopped) goes to stderr.
+Standard input feeds COM1.  On a terminal, as QEMU's -nographic, every key goes to the guest
+(Ctrl-C too) but the escapes: Ctrl-A x quits, Ctrl-A h lists them, Ctrl-A Ctrl-A sends Ctrl-A.
 
 {EXIT_STATUS}"""
 
@@ -62,6 +65,17 @@ The chart needs matplotlib: pip install 'vmm[bench]'.
 
 exit status: 0 when the tables and files were written; 2 for bad arguments or an output
 directory that cannot be written."""
+
+GUEST_EPILOG = """examples:
+  sudo vmm guest fetch debian-i386           # Debian 12's i386 kernel and a busybox initramfs
+  vmm guest fetch debian-i386 --force        # fetch again, replacing the cached files
+
+Runs dpkg --add-architecture i386, apt-get update and apt-get download (as root; Debian's
+mirrors are the only network access), then caches the kernel, the initramfs and a manifest in
+$XDG_CACHE_HOME/vmm/guests/NAME (~/.cache by default).  Prints the package versions and the
+two paths; with the guest cached, prints them without fetching.
+
+exit status: 0 when the guest is in the cache; 2 when it cannot be fetched (one line on stderr)."""
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
@@ -147,7 +161,14 @@ def build_parser():
                        help="nanobenchmark iterations (timed at n and 3n; the difference is reported)")
     bench.add_argument("--out-dir", type=options.output_dir, default=".", metavar="DIR",
                        help="directory for bench-results.json and bench-results.png (created if missing)")
-    parser.subcommands = {"run": run, "inspect": ins, "bench": bench}
+    guest = _subparser(sub, "guest", "fetch a ready-made Linux guest into the cache", GUEST_EPILOG)
+    action = guest.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=Parser,
+                                  help="fetch (the one action so far)")
+    fetch = action.add_parser("fetch", help="fetch NAME (or find it in the cache); print its versions and paths",
+                              formatter_class=Formatter)
+    fetch.add_argument("name", choices=GUESTS, metavar="NAME", help=f"the guest: {', '.join(GUESTS)}")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if it is in the cache")
+    parser.subcommands = {"run": run, "inspect": ins, "bench": bench, "guest": fetch}   # guest's one action
     return parser
 
 
@@ -208,14 +229,20 @@ def run_command(args):
 
 @contextlib.contextmanager
 def _console_input(machine):
-    """Standard input feeds the guest's COM1, QEMU's `-serial stdio`: a terminal in raw
-    mode for the length of the run (always restored), a pipe or file as it arrives."""
+    """Standard input feeds the guest's COM1, as QEMU's `-nographic`: a terminal in raw mode
+    for the length of the run (always restored), every key for the guest (Ctrl-C too) but
+    the Ctrl-A escapes (Ctrl-A x quits); a pipe or file as it arrives, byte for byte."""
     from .devices.console import ConsoleInput, RawTerminal
+    from .devices.escape import HELP, escaped
     if sys.stdin is None:
         yield
         return
-    with RawTerminal(sys.stdin):
-        ConsoleInput(machine.clock, machine.devices["com1"].feed, fd=sys.stdin.fileno()).start()
+    feed = machine.devices["com1"].feed
+    if sys.stdin.isatty():
+        feed = escaped(feed, {"quit": lambda: machine.stop("quit", 0, "Ctrl-A x"),
+                              "help": lambda: print(HELP, end="", file=sys.stderr, flush=True)})
+    with RawTerminal(sys.stdin, signals=False):
+        ConsoleInput(machine.clock, feed, fd=sys.stdin.fileno()).start()
         yield
 
 
@@ -288,7 +315,7 @@ def bench_command(args):
 def main(argv=None):
     from .errors import ImageError, VmmError
     args = parse(build_parser(), argv)
-    commands = {"run": run_command, "inspect": inspect_command, "bench": bench_command}
+    commands = {"run": run_command, "inspect": inspect_command, "bench": bench_command, "guest": guest_command}
     try:
         return commands[args.command](args)
     except (ImageError, options.BadOption) as error:

@@ -28,6 +28,12 @@ class ImageError(VmmError):
     prefix = "image error"
 
 
+class GuestFetchError(ImageError):
+    """guest fetch error: the guest's packages cannot be fetched or unpacked"""
+
+    prefix = "guest fetch"
+
+
 class MemoryAccessError(VmmError):
     """guest memory error: the guest touched physical memory it does not have"""
 

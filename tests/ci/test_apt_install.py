@@ -31,7 +31,7 @@ def test_update_failure_does_not_stop_the_install(tmp_path):
     done, calls = _run(tmp_path, update_status=100, install_status=0)
     assert done.returncode == 0, done.stderr
     assert calls[0] == "update -qq" and calls[1].startswith("install -y -qq gcc-multilib qemu-system-x86")
-    assert "gdb" in calls[1] and b"apt-get update failed" in done.stderr
+    assert "gdb" in calls[1] and "cpio" in calls[1] and b"apt-get update failed" in done.stderr
 
 
 def test_install_failure_fails(tmp_path):
@@ -42,5 +42,5 @@ def test_install_failure_fails(tmp_path):
 def test_nothing_to_install(tmp_path):
     (tmp_path / "libgcc.a").write_bytes(b"")
     done, calls = _run(tmp_path, update_status=0, install_status=0,
-                       present=("qemu-system-i386", "chromedriver", "gdb"))
+                       present=("qemu-system-i386", "chromedriver", "gdb", "cpio"))
     assert done.returncode == 0 and calls == []

@@ -3,7 +3,12 @@ is restored."""
 
 import os
 import pty
+import signal
+import subprocess
+import sys
 import termios
+
+import pytest
 
 from vmm.devices.console import ConsoleInput, RawTerminal
 
@@ -63,3 +68,36 @@ def test_raw_terminal_does_nothing_on_a_pipe():
     with os.fdopen(read_end, "rb") as stream, RawTerminal(stream) as term:
         assert term.saved is None
     os.close(write_end)
+
+
+def test_without_signals_ctrl_c_is_a_byte_and_the_handlers_come_back():
+    leader, follower = pty.openpty()
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    with os.fdopen(follower, "rb", buffering=0, closefd=False) as stream:
+        with RawTerminal(stream, signals=False):
+            assert not termios.tcgetattr(follower)[3] & termios.ISIG
+            assert signal.getsignal(signal.SIGTERM) != before[0]
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before
+    os.close(leader)
+    os.close(follower)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_that_ends_the_process_restores_the_terminal_first(signum):
+    leader, follower = pty.openpty()
+    before = termios.tcgetattr(follower)
+    code = ("import sys, time; from vmm.devices.console import RawTerminal; "
+            "RawTerminal(sys.stdin, signals=False).enter(); print('raw', flush=True); time.sleep(60)")
+    process = subprocess.Popen([sys.executable, "-c", code], stdin=follower, stdout=subprocess.PIPE,
+                               env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    try:
+        assert process.stdout.readline() == b"raw\n"
+        assert termios.tcgetattr(follower) != before
+        process.send_signal(signum)
+        assert process.wait(timeout=30) == -signum                # ended by the signal, as uncaught
+    finally:
+        process.kill()
+        process.stdout.close()
+    assert termios.tcgetattr(follower) == before
+    os.close(leader)
+    os.close(follower)

@@ -16,15 +16,12 @@ Example:
 import hashlib
 import json
 import os
-import tempfile
-from pathlib import Path
 
-from .. import __version__
+from .. import __version__, cachedir
 
 
 def cache_dir():
-    base = os.environ.get("VMM_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vmm" / "elf"
+    return cachedir.cache_dir("elf")
 
 
 def cached(image, parse, encode, decode):
@@ -38,10 +35,7 @@ def cached(image, parse, encode, decode):
         pass
     result = parse()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as out:
-            json.dump(encode(result), out)
-        os.replace(out.name, path)
+        cachedir.write_atomic(path, json.dumps(encode(result)).encode())
     except OSError:
         pass                      # a read-only or full cache directory: parse next time too
     return result

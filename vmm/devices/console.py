@@ -2,9 +2,11 @@
 
 `RawTerminal` puts a terminal in raw mode (no line editing or echo, every byte goes to the
 guest; output processing and, by default, Ctrl-C as a host signal stay on, like QEMU's
-`-serial stdio`) and restores the saved mode on `restore()`, on leaving the `with` block,
-and at interpreter exit, whichever comes first; restoring twice is harmless, so a signal
-handler may call it too.  On anything but a terminal it does nothing.
+`-serial stdio`; with `signals=False` Ctrl-C, Ctrl-Z and Ctrl-\\ are bytes for the guest too,
+like QEMU's `-nographic`) and restores the saved mode on `restore()`, on leaving the `with`
+block, at interpreter exit, and on SIGTERM or SIGHUP, whichever comes first: such a signal
+restores the terminal, then acts as it would have (by default, ends the process).  Restoring
+twice is harmless.  On anything but a terminal it does nothing.
 
 `ConsoleInput` polls a file descriptor without blocking (select with a zero timeout, so
 pipes, files and terminals are read the same way and the descriptor's flags, shared with
@@ -22,11 +24,13 @@ Example (what the CLI does around a run):
 import atexit
 import os
 import select
+import signal
 import termios
 
 PERIOD_NS = 10_000_000           # poll stdin every 10 ms of guest time
 CHUNK = 4096
 IFLAG, LFLAG, CC = 0, 3, 6       # in termios.tcgetattr's list; OFLAG (1) is left alone
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class RawTerminal:
@@ -36,6 +40,7 @@ class RawTerminal:
         self.fd = stream.fileno()
         self.signals = signals           # keep ISIG: Ctrl-C and Ctrl-Z still act on the host
         self.saved = None
+        self.handlers = {}               # signal -> its handler before ours
 
     def __enter__(self):
         self.enter()
@@ -54,15 +59,28 @@ class RawTerminal:
         mode[CC][termios.VMIN], mode[CC][termios.VTIME] = 1, 0
         termios.tcsetattr(self.fd, termios.TCSANOW, mode)
         atexit.register(self.restore)
+        try:
+            self.handlers = {signum: signal.signal(signum, self._ending) for signum in ENDING_SIGNALS}
+        except ValueError:
+            pass                         # not the main thread: atexit and the caller restore it
 
     def restore(self):
-        """Put the terminal back as it was (idempotent; safe from a signal handler)."""
+        """Put the terminal and the signal handlers back as they were (idempotent)."""
+        handlers, self.handlers = self.handlers, {}
+        for signum, handler in handlers.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)   # None: set outside Python
         if self.saved is not None:
             saved, self.saved = self.saved, None
             try:
                 termios.tcsetattr(self.fd, termios.TCSAFLUSH, saved)
             except termios.error:
                 pass                     # the terminal went away (hang-up): nothing to restore
+
+    def _ending(self, signum, frame):
+        """SIGTERM or SIGHUP in raw mode: restore, then deliver it again to the handler that
+        was there before (the default one ends the process, as if vmm had not caught it)."""
+        self.restore()
+        os.kill(os.getpid(), signum)
 
 
 class ConsoleInput:
