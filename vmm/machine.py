@@ -23,6 +23,7 @@ from .devices.clock import VirtualClock
 from .devices.layout import DEFAULT_RAM_MB
 from .board import attach_devices
 from .boot import load_image
+from .cache.tcache import DEFAULT_LIMIT, MAX_LIMIT
 from .interp import engine as interp_engine
 from .translator import engine as jit_engine
 from .interp.builder import InterpBuilder
@@ -59,13 +60,21 @@ class Machine:
     """A 32-bit PC: `memory_mb` of RAM, COM1, isa-debug-exit, POST port, VGA text buffer.
     `jit_tier=2` compiles every block with the optimisation passes at once, instead of
     fast tier-0 code first (for comparing the tiers; slower to start).  `clock="host"` makes
-    guest time follow the wall clock (interactive use) instead of the instruction count."""
+    guest time follow the wall clock (interactive use) instead of the instruction count.
+    `tcache_size` bounds the translated blocks held in memory (all are evicted when a batch
+    would exceed it); `persistent_tcache=True` keeps compiled code on disk for later runs
+    (vmm.cache.disk)."""
 
-    def __init__(self, memory_mb=DEFAULT_RAM_MB, engine="interp", serial=None, jit_tier=0, clock="virtual"):
+    def __init__(self, memory_mb=DEFAULT_RAM_MB, engine="interp", serial=None, jit_tier=0, clock="virtual",
+                 tcache_size=DEFAULT_LIMIT, persistent_tcache=False):
         if engine not in ENGINES:
             raise VmmError(f"unknown engine {engine!r} (have: {', '.join(ENGINES)})")
         if jit_tier not in (0, 2):
             raise VmmError(f"jit tier {jit_tier!r} is not one of 0, 2")
+        if not 1 <= tcache_size <= MAX_LIMIT:
+            raise VmmError(f"translation cache size {tcache_size!r} is not between 1 and {MAX_LIMIT} blocks")
+        self.tcache_size = tcache_size
+        self.persistent_tcache = persistent_tcache
         self.engine = ENGINES[engine]
         self.slice = SLICE[engine]
         self.jit_tier = jit_tier        # the tier blocks are first compiled at (jit engine)
