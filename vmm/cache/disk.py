@@ -86,7 +86,7 @@ class DiskCache:
         text = json.dumps(meta).encode()
         body = struct.pack("<I", len(text)) + text + blob
         try:
-            write_atomic(self._path(key), MAGIC + hashlib.sha256(body).digest() + body)
+            write_atomic(self._path(key), MAGIC + hashlib.sha256(body).digest() + body, durable=False)
         except OSError:
             return
         self.stats["stores"] += 1

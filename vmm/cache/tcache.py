@@ -34,10 +34,9 @@ import ctypes
 from dataclasses import dataclass, field
 
 from ..memory import CODE_SHIFT
+from . import DEFAULT_LIMIT
 from ..translator.dispatch import JUMP_CACHE_BITS, jump_cache_index
 
-DEFAULT_LIMIT = 1 << 15         # blocks of compiled code held (about 10 KiB of host memory each)
-MAX_LIMIT = 1 << 20
 MAX_CHAIN_SLOTS = 1 << 16
 
 

@@ -439,6 +439,15 @@ class Translator:
         self._install_tier2(wait=True)
 
     # ---- figures ---------------------------------------------------------------------------
+    def progress(self):
+        """The running totals `vmm run` reports: blocks compiled (tier 0 and tier-2 recompiles;
+        the LLVM time of the background ones is not on the guest's thread and not counted),
+        blocks linked from the persistent cache, seconds translating, returns to Python."""
+        t = self.translation
+        loaded = t[0]["loaded"] + t[2]["loaded"]
+        return {"compiled": t[0]["blocks"] + t[2]["blocks"] - loaded, "loaded": loaded,
+                "compile_seconds": t[0]["seconds"] + t[2]["seconds"], "exits": self.entries}
+
     def stats(self):
         compiled = {tier: dict(v) for tier, v in self.jit.stats.items()}
         executed = sum(self.cache.count(b) for b in self.cache.blocks.values())
@@ -455,6 +464,11 @@ class Translator:
             "page_walks": self.m.mmu.walks,                      # TLB misses filled by a walk
             "jump_cache_flushes": self.cache.stats.jump_cache_flushes,   # mappings changed
             "loop_blocks": self.loop_blocks,
+            "held_blocks": self.cache.held,                      # blocks whose code is loaded
+            "libraries": self.jit.loaded(),                      # block libraries loaded
+            "link": dict(self.jit.link_stats),
+            "evictions": self.evictions,
+            "disk": dict(self.disk.stats) if self.disk is not None else None,
         }
 
 
