@@ -29,15 +29,15 @@ def assemble(src, origin=ORIGIN):
 ENGINE_VARIANTS = ("interp", "jit", "jit-tier2")
 
 
-def new_machine(engine, memory_mb=2):
-    """A Machine for one of ENGINE_VARIANTS."""
+def new_machine(engine, memory_mb=2, **options):
+    """A Machine for one of ENGINE_VARIANTS (`options`: more Machine arguments)."""
     if engine == "jit-tier2":
-        return Machine(memory_mb=memory_mb, engine="jit", jit_tier=2)
-    return Machine(memory_mb=memory_mb, engine=engine)
+        return Machine(memory_mb=memory_mb, engine="jit", jit_tier=2, **options)
+    return Machine(memory_mb=memory_mb, engine=engine, **options)
 
 
-def machine_with(engine, src, memory_mb=2, origin=ORIGIN):
-    m = new_machine(engine, memory_mb)
+def machine_with(engine, src, memory_mb=2, origin=ORIGIN, **options):
+    m = new_machine(engine, memory_mb, **options)
     m.mem_write(origin, assemble(src, origin))
     m.reg_write("eip", origin)
     m.reg_write("esp", 0x80000)

@@ -23,16 +23,18 @@ def cache_dir(*parts):
     return Path(base, "vmm", *parts)
 
 
-def write_atomic(path, data):
+def write_atomic(path, data, durable=True):
     """Write the bytes `data` to `path` through a temporary file and a rename (creating the
-    directory if need be); raises OSError if it cannot."""
+    directory if need be); raises OSError if it cannot.  `durable=False` skips the fsync, for
+    files whose loss after a crash costs only a recomputation (they carry a checksum)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:

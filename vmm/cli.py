@@ -18,6 +18,7 @@ import signal
 import sys
 
 from . import __version__, options
+from .cache import DEFAULT_LIMIT as DEFAULT_TCACHE
 from .debug.options import add_debug_options, apply_debug_options
 from .guests.command import GUESTS, guest_command
 
@@ -38,7 +39,8 @@ RUN_EPILOG = f"""examples:
   vmm run code.bin --load-address 0x100000 --engine interp --max-insns 1000000
   vmm run examples/images/bench.elf --check --serial file:/tmp/serial.txt
 
-A one-line summary (instructions, seconds, MIPS, why the run stopped) goes to stderr.
+A one-line summary (instructions, seconds, MIPS, blocks compiled and loaded from the
+persistent translation cache, why the run stopped) goes to stderr; -v adds a line a second.
 Standard input feeds COM1.  On a terminal, as QEMU's -nographic, every key goes to the guest
 (Ctrl-C too) but the escapes: Ctrl-A x quits, Ctrl-A h lists them, Ctrl-A Ctrl-A sends Ctrl-A.
 
@@ -134,6 +136,12 @@ def build_parser():
                      help="stop after S seconds (default: no limit)")
     run.add_argument("--check", action="store_true",
                      help="run the translator and the interpreter in lockstep; stop at the first divergence")
+    run.add_argument("--tcache-size", type=options.positive, default=DEFAULT_TCACHE, metavar="BLOCKS",
+                     help="translated blocks kept in memory; all are evicted when a batch would exceed it")
+    run.add_argument("--no-tcache", action="store_true",
+                     help="do not read or write the persistent translation cache (~/.cache/vmm/tcache)")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="once a second on stderr: MIPS, exits to Python, callouts, blocks compiled")
     add_debug_options(run)
     run.add_argument("--clock", choices=("virtual", "host"), default="virtual",
                      help="guest time: virtual (one instruction is one ns, reproducible runs) or host "
@@ -203,7 +211,7 @@ def run_command(args):
     serial = args.serial.open(sys.stdout.buffer)
     engine = "jit" if args.check else args.engine
     machine = Machine(memory_mb=args.memory, engine=engine, serial=serial, jit_tier=args.jit_tier,
-                      clock=args.clock)
+                      clock=args.clock, tcache_size=args.tcache_size, persistent_tcache=not args.no_tcache)
     _load(machine, args)
     if args.check:      # Ctrl-C here is a KeyboardInterrupt: a stop request would read as a divergence
         shadow = Machine(memory_mb=args.memory, engine="interp", serial=None)
@@ -220,11 +228,19 @@ def run_command(args):
         print(report.describe(), file=sys.stderr)
         return EXIT_GUEST_DIED if report.divergence else EXIT_TIMEOUT if report.reason == "timeout" else 0
     run = apply_debug_options(args, machine)
-    with _stop_on_sigint(machine), _console_input(machine):
+    with _stop_on_sigint(machine), _console_input(machine), _progress(machine, args.verbose):
         result = run(max_insns=args.max_insns, timeout=args.timeout)
     _flush(serial)
     print(result.summary(), file=sys.stderr)
     return exit_status(result)
+
+
+def _progress(machine, verbose):
+    """-v: a progress line a second on stderr for the length of the run."""
+    if not verbose:
+        return contextlib.nullcontext()
+    from .debug.progress import Progress
+    return Progress(machine, sys.stderr)
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ from .devices.clock import VirtualClock
 from .devices.layout import DEFAULT_RAM_MB
 from .board import attach_devices
 from .boot import load_image
+from .cache import DEFAULT_LIMIT, MAX_LIMIT
 from .interp import engine as interp_engine
 from .translator import engine as jit_engine
 from .interp.builder import InterpBuilder
@@ -48,10 +49,16 @@ class RunResult:
     exit_code: int = 0
     message: str = ""
     fault: int = None          # the exception vector that stopped the run, if one did
+    translation: dict = None   # the jit's figures (Translator.progress), None for the interpreter
 
     def summary(self):
         mips = self.instructions / self.seconds / 1e6 if self.seconds else 0.0
-        text = f"vmm: {self.instructions} instructions in {self.seconds:.3f} s ({mips:.2f} MIPS), {self.reason}"
+        text = f"vmm: {self.instructions} instructions in {self.seconds:.3f} s ({mips:.2f} MIPS)"
+        if self.translation is not None:
+            t = self.translation
+            text += (f", {t['compiled']} blocks compiled in {t['compile_seconds']:.2f} s,"
+                     f" {t['loaded']} from the persistent cache")
+        text += f", {self.reason}"
         return text + (f": {self.message}" if self.message else "")
 
 
@@ -59,13 +66,21 @@ class Machine:
     """A 32-bit PC: `memory_mb` of RAM, COM1, isa-debug-exit, POST port, VGA text buffer.
     `jit_tier=2` compiles every block with the optimisation passes at once, instead of
     fast tier-0 code first (for comparing the tiers; slower to start).  `clock="host"` makes
-    guest time follow the wall clock (interactive use) instead of the instruction count."""
+    guest time follow the wall clock (interactive use) instead of the instruction count.
+    `tcache_size` bounds the translated blocks held in memory (all are evicted when a batch
+    would exceed it); `persistent_tcache=True` keeps compiled code on disk for later runs
+    (vmm.cache.disk)."""
 
-    def __init__(self, memory_mb=DEFAULT_RAM_MB, engine="interp", serial=None, jit_tier=0, clock="virtual"):
+    def __init__(self, memory_mb=DEFAULT_RAM_MB, engine="interp", serial=None, jit_tier=0, clock="virtual",
+                 tcache_size=DEFAULT_LIMIT, persistent_tcache=False):
         if engine not in ENGINES:
             raise VmmError(f"unknown engine {engine!r} (have: {', '.join(ENGINES)})")
         if jit_tier not in (0, 2):
             raise VmmError(f"jit tier {jit_tier!r} is not one of 0, 2")
+        if not 1 <= tcache_size <= MAX_LIMIT:
+            raise VmmError(f"translation cache size {tcache_size!r} is not between 1 and {MAX_LIMIT} blocks")
+        self.tcache_size = tcache_size
+        self.persistent_tcache = persistent_tcache
         self.engine = ENGINES[engine]
         self.slice = SLICE[engine]
         self.jit_tier = jit_tier        # the tier blocks are first compiled at (jit engine)
@@ -83,6 +98,7 @@ class Machine:
         self.pic = None                 # the interrupt controller, once the board has one
         self.attention = False          # engines return to the monitor loop at once when set
         self.halted = False             # hlt with IF set: waiting for an interrupt
+        self.callouts = 0               # callouts run by the monitor (both engines)
         self.code_hooks = []
         self.breakpoints = set()        # addresses the run stops before (a debugger's); see set_breakpoints
         self.step_over = None           # (icount, address): the breakpoint a debugger resumes from
@@ -141,8 +157,9 @@ class Machine:
             reason, message, fault = "error", str(error), getattr(error, "vector", None)
         finally:
             self.deadline = None
+        translation = self.translator.progress() if self.translator is not None else None
         return RunResult(reason, self.state.icount - first, time.perf_counter() - start, self.exit_code,
-                         message, fault)
+                         message, fault, translation)
 
     # ---- time and interrupts -----------------------------------------------------------------
     def _until_deadline(self, budget):

@@ -13,9 +13,20 @@ write to a physical code granule (64 bytes) drops every block there and its jump
 slot before the next guest instruction (`invalidate`, a PhysicalMemory listener).  Each
 block has a native execution counter, used for tier-up and shown by the inspector.
 
+Code lifetime: blocks are compiled in batches, each a library of its own (`CodeUnit`,
+vmm.translator.jit).  A unit counts the live blocks that run its code; when a block is
+invalidated, flushed or recompiled at tier 2 elsewhere, the count drops, and a unit no block
+runs is `dead`: the translator frees its code at the next point where no translated code is
+running (a TLB fill can invalidate from inside a block).  Nothing points into dead code:
+dropping a block clears its jump-cache entry and chain slot, and recompiling it points them
+at the new code.  `held` counts the blocks of units still loaded (dead blocks included), so
+it bounds the code in memory; the translator flushes everything when a batch would take it
+past `limit` (QEMU's policy when its code buffer is full: simple, and no block ever has to
+be unlinked one by one).
+
 Example:
-    tc = TranslationCache(memory)
-    tc.insert(block)            # block.fn_address set by the JIT
+    tc = TranslationCache(memory, limit=4096)
+    tc.install(CodeUnit("lib1", 1), [block])    # block.fn_address set by the JIT
     tc.blocks[0x100000].tier    # paging off, CPL 0, EIP == physical: the key is the address
 """
 
@@ -23,10 +34,12 @@ import ctypes
 from dataclasses import dataclass, field
 
 from ..memory import CODE_SHIFT
+from . import DEFAULT_LIMIT
 from ..translator.dispatch import JUMP_CACHE_BITS, jump_cache_index
 
-MAX_BLOCKS = 1 << 16
 MAX_CHAIN_SLOTS = 1 << 16
+
+
 def block_key(eip, phys, mode):
     """One int per translation; the bare physical address for flat ring-0 code."""
     if eip == phys and mode == 0:
@@ -36,6 +49,15 @@ def block_key(eip, phys, mode):
 
 def jump_tag(eip, mode):
     return eip + 1 + (mode << 32)
+
+
+@dataclass(eq=False)
+class CodeUnit:
+    """One library of compiled blocks (vmm.translator.jit): `size` blocks compiled into it,
+    `live` of them still running its code."""
+    library: str
+    size: int
+    live: int = 0
 
 
 @dataclass
@@ -49,6 +71,7 @@ class Block:
     tier: int = 0
     eip: int = None                 # the EIP it was translated at (default: phys)
     mode: int = 0
+    unit: CodeUnit = None           # the library its code is in
 
     def __post_init__(self):
         if self.eip is None:
@@ -81,13 +104,19 @@ class CacheStats:
 
 
 class TranslationCache:
-    def __init__(self, memory):
+    def __init__(self, memory, limit=DEFAULT_LIMIT):
+        self.limit = limit
         self.jump_cache = (_Slot * (1 << JUMP_CACHE_BITS))()
         self.jump_cache_address = ctypes.addressof(self.jump_cache)
-        self.counters = (ctypes.c_uint64 * MAX_BLOCKS)()
+        # One counter per live block: live blocks <= held <= limit (a batch is cut to fit).
+        self.counters = (ctypes.c_uint64 * limit)()
         self.counters_address = ctypes.addressof(self.counters)
+        self.free_indices = []          # counters of dropped blocks, for reuse
         self.chain = (ctypes.c_uint64 * MAX_CHAIN_SLOTS)()
         self.chain_address = ctypes.addressof(self.chain)
+        self.null_slot = ctypes.c_uint64(0)     # a chain slot that never links (all slots taken)
+        self.held = 0                   # blocks compiled into units still loaded
+        self.dead = []                  # units no block runs: to free at a safe point
         self.chain_slots = {}           # block key -> chain slot index
         self.blocks = {}
         self.by_granule = {}
@@ -97,37 +126,69 @@ class TranslationCache:
         memory.on_code_write.append(self.invalidate)
 
     def new_index(self):
-        """A fresh counter slot; None when the counter array is full (time to flush)."""
-        if self.next_index >= MAX_BLOCKS:
-            return None
-        self.next_index += 1
-        self.counters[self.next_index - 1] = 0
-        return self.next_index - 1
+        """A fresh counter slot (the caller keeps live blocks within `limit`)."""
+        if self.free_indices:
+            index = self.free_indices.pop()
+        else:
+            index = self.next_index
+            self.next_index += 1
+        self.counters[index] = 0
+        return index
 
     def counter_address(self, index):
         return self.counters_address + 8 * index
 
-    def existing_chain_slot(self, key):
-        """The chain slot address for block `key` if one was allocated, else None."""
-        index = self.chain_slots.get(key)
-        return None if index is None else self.chain_address + 8 * index
-
     def chain_slot_address(self, key):
         """Native address of the chain slot for the block with `key` (goto_tb style): a
         predecessor jumps through it directly while it holds code, else returns to the
-        dispatcher.  None when all slots are taken."""
+        dispatcher.  When all slots are taken, a slot that stays 0."""
         index = self.chain_slots.get(key)
         if index is None:
             if len(self.chain_slots) >= MAX_CHAIN_SLOTS:
-                return None
+                return ctypes.addressof(self.null_slot)
             index = self.chain_slots[key] = len(self.chain_slots)
             block = self.blocks.get(key)
             self.chain[index] = block.fn_address if block else 0
         return self.chain_address + 8 * index
 
+    def install(self, unit, blocks):
+        """Publish freshly compiled `blocks`, whose code is in `unit`."""
+        self.add(unit)
+        for block in blocks:
+            block.unit = unit
+            self.insert(block)
+        self.settle(unit)
+
+    def add(self, unit):
+        """`unit` is loaded: its blocks count as held until it is freed."""
+        self.held += unit.size
+
+    def settle(self, unit):
+        """After installing code from `unit`: if no block runs it, it is dead at once."""
+        if unit.live == 0:
+            self.dead.append(unit)
+
+    def take_dead(self):
+        """The dead units, handed over to be freed (they no longer count as held)."""
+        dead, self.dead = self.dead, []
+        self.held -= sum(unit.size for unit in dead)
+        return dead
+
+    def _release(self, block):
+        """`block` no longer runs the code of its unit."""
+        block.unit.live -= 1
+        if block.unit.live == 0:
+            self.dead.append(block.unit)
+
+    def _drop(self, block):
+        self.stats.invalidated += 1
+        self._release(block)
+        self.free_indices.append(block.index)
+
     def insert(self, block):
         key = block.key
         self.blocks[key] = block
+        block.unit.live += 1
         for granule in block.granules:
             self.by_granule.setdefault(granule, set()).add(key)
         self._publish(block)
@@ -140,11 +201,15 @@ class TranslationCache:
         if index is not None:
             self.chain[index] = block.fn_address
 
-    def replace(self, block, fn_address, tier):
-        """Point a block at recompiled code (tier-up)."""
-        block.fn_address, block.tier = fn_address, tier
-        if self.blocks.get(block.key) is block:
-            self._publish(block)
+    def replace(self, block, fn_address, tier, unit):
+        """Point a block at recompiled code in `unit` (tier-up); a block dropped while it
+        recompiled stays out (call `settle(unit)` once its blocks are replaced)."""
+        if self.blocks.get(block.key) is not block:
+            return
+        self._release(block)
+        block.fn_address, block.tier, block.unit = fn_address, tier, unit
+        unit.live += 1
+        self._publish(block)
 
     def lookup(self, key):
         """Refill the jump-cache slot for block `key` if it exists (evicted by a collision
@@ -166,7 +231,7 @@ class TranslationCache:
             block = self.blocks.pop(key, None)
             if block is None:
                 continue
-            self.stats.invalidated += 1
+            self._drop(block)
             self.invalidations[block.phys] = self.invalidations.get(block.phys, 0) + 1
             slot = self.jump_cache[jump_cache_index(block.eip)]
             if slot.tag == jump_tag(block.eip, block.mode):
@@ -185,12 +250,14 @@ class TranslationCache:
         self.stats.jump_cache_flushes += 1
 
     def flush(self):
-        """Drop everything (the counter array is full)."""
+        """Drop every block (the cache is full, or breakpoints changed); their units die."""
         ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
         ctypes.memset(self.chain, 0, ctypes.sizeof(self.chain))
         self.chain_slots.clear()
-        self.stats.invalidated += len(self.blocks)
+        for block in self.blocks.values():
+            self._drop(block)
         self.blocks.clear()
         self.by_granule.clear()
+        self.free_indices.clear()
         self.next_index = 0
         self.stats.flushes += 1

@@ -68,7 +68,7 @@ def _block_module(translator, block):
     """A fresh module holding just this block, emitted exactly as the translator does."""
     module = Module(f"inspect_{block.phys:x}")
     translator.emit_block(module, block.fn_name, block.insns, block.fallthrough,
-                          block.index, translator.cache.existing_chain_slot, block.tier)
+                          0, translator.chain_symbols(0, block.eip, block.mode), block.tier, block.mode)
     return module.text()
 
 

@@ -48,6 +48,7 @@ def run(m, budget):
         single_step = s.eflags & TF_MASK
         try:
             if spec.cls == CALLOUT:
+                m.callouts += 1
                 if m.trace is not None:
                     m.trace.callout(m, insn)
                 spec.sem(m, b, insn)

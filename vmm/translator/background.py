@@ -19,8 +19,8 @@ compiled code (Translator._install_tier2) on its own thread, between dispatcher 
 when no translated code is running.  `Translator.drain()` waits for every job.
 
 Example:
-    job = submit(jit, module_text, ["b_1000_o2"])
-    job.result()        # ({"b_1000_o2": host address}, seconds), once the worker is done
+    job = submit(jit, module_text, ["b_1000_o2"], {"vmm.ram": base})
+    job.result()        # ({"b_1000_o2": host address}, library, seconds), once the worker is done
 """
 
 import time
@@ -29,16 +29,17 @@ from concurrent.futures import ThreadPoolExecutor
 _executor = None
 
 
-def submit(jit, module_text, names):
-    """Compile `module_text` at tier 2 on the worker: a Future of ({name: host address},
-    seconds the compile took)."""
+def submit(jit, module_text, names, symbols, permanent=False):
+    """Compile `module_text` at tier 2 on the worker and link it with `symbols` (the
+    addresses are found on the monitor's thread): a Future of ({name: host address},
+    library, seconds the compile took)."""
     global _executor
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vmm-tier2")
-    return _executor.submit(_compile, jit, module_text, names)
+    return _executor.submit(_compile, jit, module_text, names, symbols, permanent)
 
 
-def _compile(jit, module_text, names):
+def _compile(jit, module_text, names, symbols, permanent):
     start = time.perf_counter()
-    addresses, _ = jit.compile(module_text, names, tier=2)
-    return addresses, time.perf_counter() - start
+    addresses, library, _ = jit.compile(module_text, names, tier=2, symbols=symbols, permanent=permanent)
+    return addresses, library, time.perf_counter() - start

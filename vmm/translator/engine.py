@@ -12,6 +12,12 @@ state in host registers until it is left (LLVMBuilder._open_loop).
 Tier-2 compiles run on a background thread (vmm.translator.background); their code
 is installed between dispatcher calls.  `drain()` waits for them.
 
+Code is freed as it dies (vmm.cache.tcache: a library once no live block runs it), at
+points where no translated code runs; when a batch would take the cache past its limit
+(`Machine(tcache_size=)`), everything is evicted.  With a persistent cache
+(`Machine(persistent_tcache=True)`, vmm.cache.disk) a batch is looked up on disk by its
+guest bytes before it is compiled, and stored after.
+
 `run(machine, budget)` is the engine entry point the Machine calls.
 
 Example:
@@ -20,6 +26,7 @@ Example:
 """
 
 import ctypes
+import struct
 import time
 
 from ..errors import GuestFault
@@ -30,8 +37,11 @@ from ..x86.state import CS
 from ..x86.tlb import PAGE_SHIFT
 from ..x86.mode import MODE_PAGING, mode_of
 from ..x86.protection import TF_MASK
-from ..cache.tcache import Block, TranslationCache, block_key
-from . import background
+from ..cache.disk import DiskCache, salt
+from ..cache.tcache import Block, CodeUnit, TranslationCache, block_key
+from ..cachedir import cache_dir
+from ..x86.fpu import native as native_helpers
+from . import background, symbols
 from .blocks import MAX_INSNS, form_block
 from .dispatch import build_dispatcher
 from .exits import BUDGET, MISS, STEP
@@ -59,7 +69,7 @@ class Translator:
     def __init__(self, machine):
         self.m = machine
         self.jit = Jit()
-        self.cache = TranslationCache(machine.memory)
+        self.cache = TranslationCache(machine.memory, machine.tcache_size)
         self.layout = MemoryLayout(machine.memory, machine.mmu.tlb)
         # A TLB miss in translated code calls back into the monitor's page walk (about a
         # microsecond) and the block goes on; only a real #PF leaves it.
@@ -70,7 +80,7 @@ class Translator:
         self.promoting = set()       # id() of the Blocks in those jobs
         module = Module("dispatcher")
         build_dispatcher(module, self.cache.jump_cache_address)
-        addresses, _ = self.jit.compile(module.text(), ["dispatch"], tier=2)
+        addresses, _, _ = self.jit.compile(module.text(), ["dispatch"], tier=2, permanent=True)
         self.dispatch = _DISPATCH(addresses["dispatch"])
         # Blocks call the flags helper through a slot: a tier-0 build (10 ms) serves at once;
         # the tier-2 build (40 ms, faster code) goes to the background with the first hot blocks.
@@ -78,19 +88,23 @@ class Translator:
         self.layout.cc_flags_slot = ctypes.addressof(self.cc_flags_slot)
         module = Module("cc_flags")
         define_cc_helper(module)
-        addresses, _ = self.jit.compile(module.text(), ["cc_flags"], tier=0)
+        addresses, _, _ = self.jit.compile(module.text(), ["cc_flags"], tier=0, permanent=True)
         self.cc_flags_slot.value = addresses["cc_flags"]
         self.cc_flags_text = module.text()       # compiled again at tier 2 with the first hot blocks
+        self.machine_symbols = self.layout.symbols()
+        self.disk = DiskCache(cache_dir("tcache"), salt(machine.memory.size)) if machine.persistent_tcache else None
         self.state_address = ctypes.addressof(machine.state)
         self.step_sites = set()      # addresses whose first instruction the monitor runs
         self.entries = 0             # dispatcher calls (= returns to Python)
         self.exits = {MISS: 0, STEP: 0, BUDGET: 0}
         self.step_counts = {}        # address -> times the monitor ran that instruction
-        # Per tier: blocks translated and seconds spent, IR generation and LLVM together.
-        self.translation = {tier: {"blocks": 0, "seconds": 0.0} for tier in (0, 2)}
+        # Per tier: blocks translated and seconds spent, IR generation and LLVM together
+        # (and linking), and how many of those blocks came from the persistent cache.
+        self.translation = {tier: {"blocks": 0, "seconds": 0.0, "loaded": 0} for tier in (0, 2)}
         self.translation[2]["background_seconds"] = 0.0    # LLVM's share, off the guest's thread
         self.module_count = 0
         self.loop_blocks = 0         # tier-2 blocks that jump to themselves, compiled as loops
+        self.evictions = 0           # full flushes because the cache reached its limit
 
     def _fill(self, linear, kind):
         """The TLB fill callback (kind: bit 0 write, bit 1 user).  It must not raise: ctypes
@@ -109,6 +123,8 @@ class Translator:
         while (s.icount < limit and m.stop_reason is None and not m.attention and not m.interrupt_waits()
                and not (entered and m.past_deadline())):
             entered = True
+            if self.cache.dead:
+                self._free_dead()                    # no translated code runs here
             s.icount_limit = limit
             if m.code_hooks or s.seg[CS].base != 0 or not s.seg[CS].flags & CS_32BIT:
                 interp.run(m, limit - s.icount)      # hooks, segmented or 16-bit code: interpreter
@@ -231,33 +247,65 @@ class Translator:
             todo.extend(_static_successors(insns, fallthrough))
         if not planned:
             return False
-        if self.cache.next_index + len(planned) > len(self.cache.counters):
-            self.cache.flush()
+        planned = planned[:self.cache.limit]
+        self._free_dead()
+        if self.cache.held + len(planned) > self.cache.limit:
+            self.evict_all()
         if self.m.jit_tier == 2:
             self.drain()                 # tier 2 here, on this thread: the worker must be idle
         if self.m.trace is not None:
             for addr, _, insns, _ in planned:
                 self.m.trace.translated(addr, insns)
-        blocks = self._compile(planned, mode, tier=self.m.jit_tier)
-        for block in blocks:
-            self.cache.insert(block)
+        unit, blocks = self._compile(planned, mode, tier=self.m.jit_tier)
+        self.cache.install(unit, blocks)
         return key in self.cache.blocks
 
-    def chain_slots_for(self, block_eip, block_phys, mode):
-        """`chain_slot(target)` for a block: the slot of the block a direct jump reaches.
-        With paging only targets in the block's own page are chained, since only their
-        physical address is known statically (QEMU's rule); others go through the jump
-        cache, which is flushed when mappings change."""
-        paging = mode & MODE_PAGING
+    def evict_all(self):
+        """The cache is full: drop every block and free all block code (QEMU's tb_flush),
+        with a fresh linker (vmm.translator.jit.reset).  Tier-2 jobs finish first: their
+        code must be freed with the rest."""
+        self.drain()
+        self.cache.flush()
+        self._free_dead()
+        self.jit.reset()
+        self.evictions += 1
 
+    def _free_dead(self):
+        """Free the code no live block runs (only where no translated code is running)."""
+        for unit in self.cache.take_dead():
+            self.jit.free(unit.library)
+
+    @staticmethod
+    def chain_symbols(k, block_eip, mode):
+        """`chain_slot(target)` for the module's `k`-th block: the symbol of the slot of the
+        block a direct jump reaches.  With paging only targets in the block's own page are
+        chained, since only their physical address is known statically (QEMU's rule);
+        others go through the jump cache, which is flushed when mappings change."""
         def chain_slot(target):
-            if paging and target >> PAGE_SHIFT != block_eip >> PAGE_SHIFT:
+            if mode & MODE_PAGING and target >> PAGE_SHIFT != block_eip >> PAGE_SHIFT:
                 return None
-            phys = block_phys + target - block_eip if paging else target
-            return self.cache.chain_slot_address(block_key(target, phys, mode))
+            return symbols.chain(k, target)
         return chain_slot
 
-    def emit_block(self, module, name, insns, fallthrough, index, chain_slot, tier, mode=0):
+    def _symbols(self, names, blocks):
+        """{symbol: host address} for a module whose k-th function is block `blocks[k]`
+        (vmm.translator.symbols; chain slots are allocated here)."""
+        table = {}
+        for name in names:
+            kind, *args = symbols.parse(name)
+            if kind == "counter":
+                table[name] = self.cache.counter_address(blocks[args[0]].index)
+            elif kind == "chain":
+                block, target = blocks[args[0]], args[1]
+                phys = block.phys + target - block.eip if block.mode & MODE_PAGING else target
+                table[name] = self.cache.chain_slot_address(block_key(target, phys, block.mode))
+            elif kind == "native":
+                table[name] = native_helpers.address(args[0])
+            else:
+                table[name] = self.machine_symbols[name]
+        return table
+
+    def emit_block(self, module, name, insns, fallthrough, k, chain_slot, tier, mode=0):
         """Lower one block's instructions into `module` as function `name`; return its builder.
         Tier 0 stores register writes at once (less IR, faster to compile); tier 2 keeps them
         in SSA until the block's exits (faster code)."""
@@ -265,7 +313,7 @@ class Translator:
         if tier == 2 and insns[0].address in _static_successors(insns, fallthrough):
             loop = plan_loop(self.layout, insns, mode)
             self.loop_blocks += 1
-        fb = LLVMBuilder(module, name, self.layout, self.cache.counter_address(index), eager=tier == 0,
+        fb = LLVMBuilder(module, name, self.layout, symbols.counter(k), eager=tier == 0,
                          loop=loop, mode=mode, length=len(insns))
         for insn in insns:
             fb.emit(insn)
@@ -283,20 +331,58 @@ class Translator:
         self.translation[tier]["seconds"] += time.perf_counter() - start
 
     def _compile(self, planned, mode, tier):
+        """Compiled code for the planned blocks, or their code from the persistent cache:
+        (CodeUnit, [Block]) ready to install."""
         start = time.perf_counter()
-        module = self._new_module()
-        blocks = []
-        for addr, phys, insns, fallthrough in planned:
-            index = self.cache.new_index()
-            name = f"b_{addr:08x}_{self.module_count}"
-            self.emit_block(module, name, insns, fallthrough, index, self.chain_slots_for(addr, phys, mode),
-                            tier, mode)
-            blocks.append(Block(phys, insns, fallthrough, index, name, tier=tier, eip=addr, mode=mode))
-        addresses, _ = self.jit.compile(module.text(), [b.fn_name for b in blocks], tier=tier)
-        for block in blocks:
-            block.fn_address = addresses[block.fn_name]
+        blocks = [Block(phys, insns, fallthrough, self.cache.new_index(), None, tier=tier, eip=addr, mode=mode)
+                  for addr, phys, insns, fallthrough in planned]
+        key = self.disk.key(self._batch_material(blocks, tier)) if self.disk is not None else None
+        linked = self._load(key, blocks) if key is not None else None
+        if linked is None:
+            module = self._new_module()
+            names = [f"b_{block.eip:08x}_{self.module_count}" for block in blocks]
+            for k, (block, name) in enumerate(zip(blocks, names)):
+                self.emit_block(module, name, block.insns, block.fallthrough, k,
+                                self.chain_symbols(k, block.eip, mode), tier, mode)
+            obj = self.jit.emit(module.text(), tier)
+            self.jit.stats[tier]["functions"] += len(names)
+            externals = module.externals()
+            if key is not None:
+                self.disk.put(key, {"names": names, "symbols": externals}, obj)
+            linked = names, self.jit.link(obj, names, self._symbols(externals, blocks))
+        else:
+            self.translation[tier]["loaded"] += len(blocks)
+        names, (addresses, library) = linked
+        for block, name in zip(blocks, names):
+            block.fn_name, block.fn_address = name, addresses[name]
         self._account(tier, len(blocks), start)
-        return blocks
+        return CodeUnit(library, len(blocks)), blocks
+
+    def _batch_material(self, blocks, tier):
+        """What a batch's code depends on besides `salt`: tier, mode, and each block's EIP and
+        guest bytes (its physical address is not in the code)."""
+        parts = [struct.pack("<BB", tier, blocks[0].mode)]
+        for block in blocks:
+            last = block.insns[-1]
+            length = last.address + last.size - block.eip
+            parts.append(struct.pack("<II", block.eip, length) + self.m.memory.read(block.phys, length))
+        return b"".join(parts)
+
+    def _load(self, key, blocks):
+        """(names, (addresses, library)) of the batch's code linked from the persistent cache,
+        or None on a miss or an entry that does not fit (then it is compiled and replaced)."""
+        entry = self.disk.get(key)
+        if entry is None:
+            return None
+        meta, obj = entry
+        try:
+            names = meta["names"]
+            if len(names) != len(blocks):
+                raise ValueError("batch size")
+            return names, self.jit.link(obj, names, self._symbols(meta["symbols"], blocks))
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError):
+            self.disk.forget(key)
+            return None
 
     def tier_up(self):
         """Recompile blocks that ran HOT times at tier 0 with the optimisation pipeline, as one
@@ -307,8 +393,8 @@ class Translator:
         # The flags helper goes to tier 2 with the first hot blocks, or at once when blocks
         # start at tier 2 (jit_tier=2): a loop of inc or adc calls it on every pass.
         if self.cc_flags_text is not None and (hot or self.m.jit_tier == 2):
-            self.tier2_jobs.append((background.submit(self.jit, self.cc_flags_text, ["cc_flags"]),
-                                    lambda addresses: setattr(self.cc_flags_slot, "value", addresses["cc_flags"])))
+            self.tier2_jobs.append((background.submit(self.jit, self.cc_flags_text, ["cc_flags"], {}, permanent=True),
+                                    lambda addresses, _: setattr(self.cc_flags_slot, "value", addresses["cc_flags"])))
             self.cc_flags_text = None
         for first in range(0, len(hot), TIER2_BATCH):
             self._submit_tier2(hot[first:first + TIER2_BATCH])
@@ -317,20 +403,24 @@ class Translator:
         start = time.perf_counter()
         module = self._new_module()
         names = [f"{block.fn_name}_o2" for block in hot]
-        for block, name in zip(hot, names):
-            self.emit_block(module, name, block.insns, block.fallthrough, block.index,
-                            self.chain_slots_for(block.eip, block.phys, block.mode), 2, block.mode)
-        self.tier2_jobs.append((background.submit(self.jit, module.text(), names),
-                                lambda addresses: self._replace(hot, names, addresses)))
+        for k, (block, name) in enumerate(zip(hot, names)):
+            self.emit_block(module, name, block.insns, block.fallthrough, k,
+                            self.chain_symbols(k, block.eip, block.mode), 2, block.mode)
+        table = self._symbols(module.externals(), hot)
+        self.tier2_jobs.append((background.submit(self.jit, module.text(), names, table),
+                                lambda addresses, library: self._replace(hot, names, addresses, library)))
         self.promoting.update(id(block) for block in hot)
         self._account(2, len(hot), start)
 
-    def _replace(self, blocks, names, addresses):
+    def _replace(self, blocks, names, addresses, library):
         """Tier-2 code in place of tier-0 blocks (a block invalidated or flushed while it
         compiled stays out: TranslationCache.replace publishes only blocks it holds)."""
+        unit = CodeUnit(library, len(blocks))
+        self.cache.add(unit)
         for block, name in zip(blocks, names):
             self.promoting.discard(id(block))
-            self.cache.replace(block, addresses[name], 2)
+            self.cache.replace(block, addresses[name], 2, unit)
+        self.cache.settle(unit)
 
     def _install_tier2(self, wait=False):
         """Put finished tier-2 code in place (all of it, waiting, if `wait`)."""
@@ -339,9 +429,9 @@ class Translator:
             if not (wait or job.done()):
                 pending.append((job, install))
                 continue
-            addresses, seconds = job.result()
+            addresses, library, seconds = job.result()
             self.translation[2]["background_seconds"] += seconds
-            install(addresses)
+            install(addresses, library)
         self.tier2_jobs = pending
 
     def drain(self):
@@ -349,6 +439,15 @@ class Translator:
         self._install_tier2(wait=True)
 
     # ---- figures ---------------------------------------------------------------------------
+    def progress(self):
+        """The running totals `vmm run` reports: blocks compiled (tier 0 and tier-2 recompiles;
+        the LLVM time of the background ones is not on the guest's thread and not counted),
+        blocks linked from the persistent cache, seconds translating, returns to Python."""
+        t = self.translation
+        loaded = t[0]["loaded"] + t[2]["loaded"]
+        return {"compiled": t[0]["blocks"] + t[2]["blocks"] - loaded, "loaded": loaded,
+                "compile_seconds": t[0]["seconds"] + t[2]["seconds"], "exits": self.entries}
+
     def stats(self):
         compiled = {tier: dict(v) for tier, v in self.jit.stats.items()}
         executed = sum(self.cache.count(b) for b in self.cache.blocks.values())
@@ -365,6 +464,11 @@ class Translator:
             "page_walks": self.m.mmu.walks,                      # TLB misses filled by a walk
             "jump_cache_flushes": self.cache.stats.jump_cache_flushes,   # mappings changed
             "loop_blocks": self.loop_blocks,
+            "held_blocks": self.cache.held,                      # blocks whose code is loaded
+            "libraries": self.jit.loaded(),                      # block libraries loaded
+            "link": dict(self.jit.link_stats),
+            "evictions": self.evictions,
+            "disk": dict(self.disk.stats) if self.disk is not None else None,
         }
 
 

@@ -65,6 +65,14 @@ class Module:
     def declare(self, name, signature):
         self.declarations[name] = f"declare {signature}"
 
+    def external(self, name):
+        """Declare `@name`, a host address the JIT links in (vmm.translator.symbols)."""
+        self.declarations[name] = f"@{name} = external global [0 x i8]"
+
+    def externals(self):
+        """The names declared with `external`, in declaration order."""
+        return [name for name, line in self.declarations.items() if line.startswith("@")]
+
     def text(self):
         return "\n\n".join([f"; ModuleID = '{self.name}'", *self.declarations.values(),
                             *(fn.text() for fn in self.functions)]) + "\n"
@@ -144,6 +152,16 @@ class TextArith:
 
     def gep(self, base, offset):
         return self.instr(f"getelementptr i8, ptr {base.ref}, i64 {offset}", "ptr", "p")
+
+    def symbol(self, name):
+        """The host address `@name` as a pointer (declared in the module, linked at load)."""
+        self.module.external(name)
+        return Value(f"@{name}", "ptr")
+
+    def symbol_int(self, name):
+        """The host address `@name` as an i64, for address arithmetic."""
+        self.module.external(name)
+        return Value(f"ptrtoint (ptr @{name} to i64)", "i64")
 
     def call(self, callee, ret, args, tail="", attrs=""):
         call = f"{tail + ' ' if tail else ''}call {ret} {callee}({', '.join(map(str, args))}){attrs}"

@@ -24,7 +24,7 @@ because semantics do all checks and loads before stores and register writes
 
 Example:
     module = Module("tc1")
-    fb = LLVMBuilder(module, "b_100000", layout, counter_address)
+    fb = LLVMBuilder(module, "b_100000", layout, symbols.counter(0))
     for insn in block: fb.emit(insn)
     fb.finish(fallthrough)
     module.text()           # what the JIT compiles
@@ -35,11 +35,12 @@ from dataclasses import dataclass
 
 from ..x86 import flags
 from ..x86.builder import Builder
-from ..x86.fpu import native as native_helpers
 from ..x86.state import CpuState, FLAG_BITS
 from ..x86.mode import MODE_PAGING
+from ..x86.tlb import VIEWS, view_index
 from ..memory import CODE_SHIFT
 from .exits import CONTINUE, BUDGET, STEP
+from . import symbols
 from .irtext import COMPARE_CHAIN_MAX, Module, TextArith, Value
 
 
@@ -73,8 +74,10 @@ STATE = Value("%state", "ptr")
 
 
 class MemoryLayout:
-    """Host addresses baked into translated code: guest RAM, its size, the code-granule map,
-    the software TLB's views (vmm.x86.tlb) and the slots holding helper addresses."""
+    """What translated code needs of the machine: guest RAM and its size (a constant in the
+    code), and the host addresses it links to by name (`symbols`, vmm.translator.symbols):
+    RAM, the code-granule map, the software TLB's views (vmm.x86.tlb) and the slots holding
+    helper addresses."""
 
     def __init__(self, memory, tlb=None):
         self.ram = memory.host_address
@@ -83,6 +86,15 @@ class MemoryLayout:
         self.tlb = tlb
         self.cc_flags_slot = 0    # where the translator keeps the cc_flags helper's address
         self.tlb_fill_slot = 0    # and the TLB fill callback's: i64 fill(i32 linear, i32 kind)
+
+    def symbols(self):
+        """{symbol name: host address} of this machine."""
+        table = {symbols.machine(name): getattr(self, name)
+                 for name in ("ram", "code_map", "cc_flags_slot", "tlb_fill_slot")}
+        if self.tlb is not None:
+            for user, write in VIEWS:
+                table[symbols.machine(f"tlb{view_index(user, write)}")] = self.tlb.view_address(user, write)
+        return table
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,7 @@ class LoopPlan:
 
 def plan_loop(layout, insns, mode=0):
     """The LoopPlan of a block, found by emitting it once into a scratch module."""
-    fb = LLVMBuilder(Module("plan"), "plan", layout, 0, mode=mode)
+    fb = LLVMBuilder(Module("plan"), "plan", layout, symbols.counter(0), mode=mode)
     for insn in insns:
         fb.emit(insn)
     written = sorted(fb.dirty) + (list(CC_FIELDS) if fb.cc_dirty else [])
@@ -107,7 +119,7 @@ def plan_loop(layout, insns, mode=0):
 class LLVMBuilder(TextArith, Builder):
     """Emits one block function; `emit(insn)` per instruction, then `finish()`."""
 
-    def __init__(self, module, name, layout, counter_address, eager=False, loop=None, mode=0, length=1):
+    def __init__(self, module, name, layout, counter, eager=False, loop=None, mode=0, length=1):
         # Only %state reaches CpuState inside a block (RAM, counters and chain slots are other
         # objects), so LLVM may keep state fields in registers across a loop.
         fn = module.function(name, "i32", ["ptr noalias %state"], attrs="nounwind ")
@@ -127,7 +139,7 @@ class LLVMBuilder(TextArith, Builder):
         self.loop = loop
         self.length = length      # the block's instructions: it starts only if all fit the budget
         self.start("entry")
-        counter = self.inttoptr(self.const(counter_address, 64))      # executions, for tiers
+        counter = self.symbol(counter)      # the block's execution counter, for tiers
         if loop is not None:
             self._open_loop(loop, counter)
             return
@@ -234,7 +246,7 @@ class LLVMBuilder(TextArith, Builder):
     # ---- memory: inline RAM access with a slow-path exit -----------------------------------
     def _code_flag(self, linear):
         granule = self.zext(self.lshr(linear, self.const(CODE_SHIFT, 32), 32), 32, 64)
-        flag = self.load_ptr("i8", self.inttoptr(self.add(self.const(self.layout.code_map, 64), granule, 64)))
+        flag = self.load_ptr("i8", self.inttoptr(self.add(self.symbol_int(symbols.machine("code_map")), granule, 64)))
         return self.ne(flag, self.const(0, 8), 8)
 
     def _host_pointer(self, linear, w, store):
@@ -242,7 +254,7 @@ class LLVMBuilder(TextArith, Builder):
             return self._paged_pointer(linear, w, store)
         # RAM is below 4 GiB - 8, so a 32-bit compare of the last byte's address suffices.
         self._exit_if(self.ult(self.const(self.layout.size - w // 8, 32), linear, 32))
-        host = self.inttoptr(self.add(self.const(self.layout.ram, 64), self.zext(linear, 32, 64), 64))
+        host = self.inttoptr(self.add(self.symbol_int(symbols.machine("ram")), self.zext(linear, 32, 64), 64))
         if store:
             self._exit_if_code(linear, w)
         return host
@@ -260,14 +272,14 @@ class LLVMBuilder(TextArith, Builder):
         (a page walk in the monitor, without leaving the block); if the page cannot be
         accessed that way, or is not RAM, or the access crosses into the next page, the
         instruction leaves for the interpreter, which raises the #PF or does the access."""
-        view = self.layout.tlb.view_address(self.user, store)
+        view = self.symbol_int(symbols.machine(f"tlb{view_index(self.user, store)}"))
         page = self.zext(self.lshr(linear, self.const(12, 32), 32), 32, 64)
-        slot = self.inttoptr(self.add(self.const(view, 64), self.shl(page, self.const(3, 64), 64), 64))
+        slot = self.inttoptr(self.add(view, self.shl(page, self.const(3, 64), 64), 64))
         cached = self.load_ptr("i64", slot)
         before, fill, join = self.current, self.fn.label("tlb_fill"), self.fn.label("tlb")
         self.cbranch(self.eq(cached, self.const(0, 64), 64), fill, join)
         self.start(fill)
-        helper = self.load_ptr("ptr", self.inttoptr(self.const(self.layout.tlb_fill_slot, 64)))
+        helper = self.load_ptr("ptr", self.symbol(symbols.machine("tlb_fill_slot")))
         kind = self.const(int(store) | (int(self.user) << 1), 32)
         filled = self.call(helper.ref, "i64", [linear, kind], attrs=" nounwind")
         self._exit_if(self.eq(filled, self.const(0, 64), 64))       # only the miss path tests this
@@ -280,7 +292,7 @@ class LLVMBuilder(TextArith, Builder):
             self._exit_if(self.ult(self.const(0x1000 - w // 8, 32), offset, 32))
         host = self.add(self.sub(entry, self.const(1, 64), 64), self.zext(linear, 32, 64), 64)
         if store:
-            phys = self.trunc(self.sub(host, self.const(self.layout.ram, 64), 64), 64, 32)
+            phys = self.trunc(self.sub(host, self.symbol_int(symbols.machine("ram")), 64), 64, 32)
             self._exit_if_code(phys, w)
         return self.inttoptr(host)
 
@@ -357,8 +369,8 @@ class LLVMBuilder(TextArith, Builder):
         """Close the block: write state back, EIP = jump target or `fallthrough`, then chain.
 
         For each successor known now (a constant EIP, or a select between two constants as
-        a jcc makes), `chain_slot(address)` gives a native slot holding that block's code
-        address or 0; the block tail-calls through it, so translated code runs block to
+        a jcc makes), `chain_slot(address)` names the native slot (a symbol) holding that
+        block's code address or 0; the block tail-calls through it, so translated code runs block to
         block without the dispatcher (QEMU goto_tb).  Anything else returns CONTINUE, and so
         does every exit without `chain_slot` (tier 0): the native dispatcher then finds the
         next block in the jump cache, still without Python.
@@ -389,7 +401,7 @@ class LLVMBuilder(TextArith, Builder):
                 if target == own_address:
                     self.ret(self.call(f"@{self.name}", "i32", [STATE], tail="musttail"))
                     continue
-                code = self.load_ptr("i64", self.inttoptr(self.const(slot, 64)))
+                code = self.load_ptr("i64", self.symbol(slot))
                 linked = self.fn.label("linked")
                 self.cbranch(self.ne(code, self.const(0, 64), 64), linked, back)
                 self.start(linked)
@@ -403,8 +415,8 @@ class LLVMBuilder(TextArith, Builder):
             self.ret(self.const(STEP, 32))
 
     def native(self, name, args):
-        """A direct call of the helper at its address (compiled once per process)."""
-        callee = self.inttoptr(self.const(native_helpers.address(name), 64))
+        """A direct call of the helper (compiled once per process, linked in by name)."""
+        callee = self.symbol(symbols.native(name))
         args = list(args) + [self.const(0, 64)] * (4 - len(args))
         return self.call(callee.ref, "i64", [STATE, *args], attrs=" nounwind")
 
@@ -432,7 +444,7 @@ class LLVMBuilder(TextArith, Builder):
     def compute_all_dynamic(self):
         """Arithmetic flags from the cc state the block was entered with (unknown op)."""
         args = [self.field(n) for n in CC_FIELDS]
-        helper = self.load_ptr("ptr", self.inttoptr(self.const(self.layout.cc_flags_slot, 64)))
+        helper = self.load_ptr("ptr", self.symbol(symbols.machine("cc_flags_slot")))
         # memory(none): the helper is a pure function of its arguments, so LLVM may keep
         # guest state in registers across the call.
         return self.call(helper.ref, "i32", args + [self.field("eflags")], attrs=" memory(none) nounwind")

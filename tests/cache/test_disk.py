@@ -1,0 +1,83 @@
+"""The persistent translation cache: a second run links the first run's code instead of
+compiling it and gives the same results; corrupt entries are recompiled; the CPU mode is
+part of the key."""
+
+import pytest
+
+from vmm.translator.engine import Translator
+from tests.asmguest import machine_with, ORIGIN
+from tests.translator.test_translator import LOOP as GUEST
+
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("VMM_CACHE_DIR", str(tmp_path))
+    return tmp_path / "vmm" / "tcache"
+
+
+def new_machine():
+    return machine_with("jit", GUEST, persistent_tcache=True)
+
+
+def run():
+    m = new_machine()
+    result = m.run(max_insns=2_000_000)
+    m.translator.drain()
+    return m, result
+
+
+def test_second_run_links_cached_code(cache_home):
+    first, result1 = run()
+    assert first.translator.disk.stats["stores"] >= 1 and first.translator.translation[0]["loaded"] == 0
+    second, result2 = run()
+    t = second.translator
+    assert t.disk.stats["hits"] >= 1 and t.disk.stats["misses"] == 0
+    assert t.translation[0]["loaded"] == t.translation[0]["blocks"] > 0
+    assert t.jit.stats[0]["modules"] == 1           # the flags helper only: no block compiled at tier 0
+    assert result2.translation["loaded"] == t.translation[0]["blocks"]
+    assert (second.reg_read("eax"), second.state.icount) == (first.reg_read("eax"), first.state.icount)
+    assert result1.reason == result2.reason == "halt"
+
+
+def test_corrupt_entries_are_recompiled(cache_home):
+    first, _ = run()
+    files = [p for p in cache_home.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 2])      # truncated
+    second, _ = run()
+    t = second.translator
+    assert t.disk.stats["bad"] == len(files) and t.translation[0]["loaded"] == 0
+    assert second.reg_read("eax") == first.reg_read("eax")
+    third, _ = run()                                 # the bad files were replaced
+    assert third.translator.disk.stats["hits"] >= 1 and third.translator.disk.stats["bad"] == 0
+
+
+def test_flipped_byte_is_caught(cache_home):
+    run()
+    for path in (p for p in cache_home.rglob("*") if p.is_file()):
+        data = bytearray(path.read_bytes())
+        data[-1] ^= 0xFF
+        path.write_bytes(bytes(data))
+    second, _ = run()
+    assert second.translator.disk.stats["bad"] >= 1 and second.translator.translation[0]["loaded"] == 0
+
+
+def test_other_mode_bits_miss(cache_home):
+    run()
+    m = new_machine()
+    m.state.seg[1].selector |= 3                     # CPL 3: another translation mode
+    t = m.translator = Translator(m)
+    t.translate(ORIGIN)
+    assert t.disk.stats["hits"] == 0 and t.disk.stats["misses"] == 1
+    m.state.seg[1].selector &= ~3
+    t.translate(ORIGIN)                              # back at CPL 0: the first run's entry
+    assert t.disk.stats["hits"] == 1
+
+
+def test_off_by_default(cache_home):
+    m = machine_with("jit", GUEST)
+    m.run(max_insns=100_000)
+    assert m.translator.disk is None and not cache_home.exists()

@@ -1,0 +1,113 @@
+"""The persistent translation cache: compiled batches of blocks as object code on disk, so a
+second run of the same guest links code instead of compiling it.
+
+An entry is one translated batch (vmm.translator.engine: the block that missed and those
+it reaches).  Its key is a SHA-256 over everything the code depends on: the guest bytes and
+EIP of each block, the CPU mode bits (vmm.x86.mode), the tier, and `salt` (vmm's version
+and source, llvmlite's and LLVM's versions, the host target, the RAM size the code checks
+accesses against).  Host addresses are not in the code (vmm.translator.symbols), so entries
+serve any process.  The value is the object code with its function and symbol names.
+
+Files live under the user's cache directory (vmm.cachedir: ~/.cache/vmm/tcache, one file
+per entry), written to a temporary name and renamed, so concurrent runs see a whole entry
+or none.  Each file holds a SHA-256 of its contents: a truncated or corrupt file is counted
+in `stats["bad"]` and ignored (the batch is compiled again and the file replaced), never
+trusted.
+
+Example:
+    disk = DiskCache(cache_dir("tcache"), salt=b"...")
+    key = disk.key(b"...guest bytes, mode, tier...")
+    disk.put(key, {"names": ["b_1000_1"], "symbols": ["vmm.ram"]}, obj)
+    disk.get(key)           # -> ({"names": [...], "symbols": [...]}, obj), or None
+"""
+
+import functools
+import hashlib
+import json
+import struct
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+
+from .. import __version__
+from ..cachedir import write_atomic
+
+MAGIC = b"VMMTC1\n"
+
+
+def salt(ram_size):
+    """What every entry depends on besides its blocks: vmm (version and source: a changed
+    semantics function must not run old code), llvmlite and LLVM, the target, RAM size."""
+    return b"|".join([__version__.encode(), _source_digest(), llvmlite.__version__.encode(),
+                      repr(llvm.llvm_version_info).encode(), llvm.get_default_triple().encode(),
+                      str(ram_size).encode()])
+
+
+@functools.lru_cache(maxsize=None)
+def _source_digest():
+    """SHA-256 over vmm's Python sources (about 5 ms, once per process)."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.digest()
+
+
+class DiskCache:
+    def __init__(self, directory, salt):
+        self.salt = hashlib.sha256(salt).digest()
+        self.directory = directory
+        self.stats = {"hits": 0, "misses": 0, "stores": 0, "bad": 0}
+
+    def key(self, material):
+        return hashlib.sha256(self.salt + material).hexdigest()
+
+    def _path(self, key):
+        return self.directory / key[:2] / key
+
+    def get(self, key):
+        """(metadata, blob) stored under `key`, or None (absent, unreadable or corrupt)."""
+        try:
+            data = self._path(key).read_bytes()
+        except OSError:
+            self.stats["misses"] += 1
+            return None
+        entry = _decode(data)
+        if entry is None:
+            self.stats["bad"] += 1
+            self.stats["misses"] += 1
+            return None
+        self.stats["hits"] += 1
+        return entry
+
+    def put(self, key, meta, blob):
+        """Store an entry; a cache directory that cannot be written is not an error."""
+        text = json.dumps(meta).encode()
+        body = struct.pack("<I", len(text)) + text + blob
+        try:
+            write_atomic(self._path(key), MAGIC + hashlib.sha256(body).digest() + body, durable=False)
+        except OSError:
+            return
+        self.stats["stores"] += 1
+
+    def forget(self, key):
+        """Count the entry under `key` as bad (it would not link) so the next store replaces it."""
+        self.stats["bad"] += 1
+        self.stats["hits"] -= 1
+        self.stats["misses"] += 1
+
+
+def _decode(data):
+    head = len(MAGIC) + 32
+    if not data.startswith(MAGIC) or len(data) < head + 4:
+        return None
+    digest, body = data[len(MAGIC):head], data[head:]
+    if hashlib.sha256(body).digest() != digest:
+        return None
+    (length,) = struct.unpack_from("<I", body)
+    try:
+        meta = json.loads(body[4:4 + length])
+    except ValueError:
+        return None
+    return meta, body[4 + length:]
