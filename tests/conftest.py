@@ -5,3 +5,9 @@ import os
 import tempfile
 
 os.environ.setdefault("VMM_CACHE_DIR", tempfile.mkdtemp(prefix="vmm-test-cache-"))
+
+# Instruction tests run each snippet a few times: the jit must translate it at its first run,
+# or the "jit" engine would only interpret it (tests of the warm-up threshold set their own).
+import vmm.cache  # noqa: E402
+
+vmm.cache.JIT_THRESHOLD = 1

@@ -18,7 +18,7 @@ import signal
 import sys
 
 from . import __version__, options
-from .cache import DEFAULT_LIMIT as DEFAULT_TCACHE
+from .cache import DEFAULT_LIMIT as DEFAULT_TCACHE, JIT_THRESHOLD
 from .debug.options import add_debug_options, apply_debug_options
 from .guests.command import GUESTS, guest_command
 
@@ -128,6 +128,9 @@ def build_parser():
                      help="jit: the LLVM translator; interp: the reference interpreter")
     run.add_argument("--jit-tier", type=int, choices=(0, 2), default=0,
                      help="tier blocks are first compiled at: 0 fast code first, 2 optimised at once")
+    run.add_argument("--jit-threshold", type=options.positive, default=None, metavar="N",
+                     help="runs of a block in the interpreter before it is translated (1: translate at once; "
+                          "default: %d)" % JIT_THRESHOLD)
     run.add_argument("--serial", type=options.serial, default="stdio", metavar="DEV",
                      help="COM1 output: stdio, null or file:PATH")
     run.add_argument("--max-insns", type=options.count, default=None, metavar="N",
@@ -211,7 +214,8 @@ def run_command(args):
     serial = args.serial.open(sys.stdout.buffer)
     engine = "jit" if args.check else args.engine
     machine = Machine(memory_mb=args.memory, engine=engine, serial=serial, jit_tier=args.jit_tier,
-                      clock=args.clock, tcache_size=args.tcache_size, persistent_tcache=not args.no_tcache)
+                      clock=args.clock, tcache_size=args.tcache_size, persistent_tcache=not args.no_tcache,
+                      jit_threshold=args.jit_threshold)
     _load(machine, args)
     if args.check:      # Ctrl-C here is a KeyboardInterrupt: a stop request would read as a divergence
         shadow = Machine(memory_mb=args.memory, engine="interp", serial=None)

@@ -23,6 +23,7 @@ from .devices.clock import VirtualClock
 from .devices.layout import DEFAULT_RAM_MB
 from .board import attach_devices
 from .boot import load_image
+from . import cache as cache_limits
 from .cache import DEFAULT_LIMIT, MAX_LIMIT
 from .interp import engine as interp_engine
 from .translator import engine as jit_engine
@@ -69,10 +70,11 @@ class Machine:
     guest time follow the wall clock (interactive use) instead of the instruction count.
     `tcache_size` bounds the translated blocks held in memory (all are evicted when a batch
     would exceed it); `persistent_tcache=True` keeps compiled code on disk for later runs
-    (vmm.cache.disk)."""
+    (vmm.cache.disk).  `jit_threshold`: the jit interprets a block until it has run that many
+    times, then translates it (1: at once; most of an OS's blocks run only a few times)."""
 
     def __init__(self, memory_mb=DEFAULT_RAM_MB, engine="interp", serial=None, jit_tier=0, clock="virtual",
-                 tcache_size=DEFAULT_LIMIT, persistent_tcache=False):
+                 tcache_size=DEFAULT_LIMIT, persistent_tcache=False, jit_threshold=None):
         if engine not in ENGINES:
             raise VmmError(f"unknown engine {engine!r} (have: {', '.join(ENGINES)})")
         if jit_tier not in (0, 2):
@@ -80,6 +82,9 @@ class Machine:
         if not 1 <= tcache_size <= MAX_LIMIT:
             raise VmmError(f"translation cache size {tcache_size!r} is not between 1 and {MAX_LIMIT} blocks")
         self.tcache_size = tcache_size
+        self.jit_threshold = cache_limits.JIT_THRESHOLD if jit_threshold is None else jit_threshold
+        if not 1 <= self.jit_threshold <= cache_limits.MAX_JIT_THRESHOLD:
+            raise VmmError(f"jit threshold {jit_threshold!r} is not between 1 and {cache_limits.MAX_JIT_THRESHOLD} runs")
         self.persistent_tcache = persistent_tcache
         self.engine = ENGINES[engine]
         self.slice = SLICE[engine]
@@ -246,7 +251,8 @@ class Machine:
         else:
             self.mmu.tlb.invalidate(page)
         if self.translator is not None:
-            self.translator.cache.flush_jump_cache()
+            keep = self.mmu.tlb.global_map if keep_global and page is None else None
+            self.translator.cache.flush_jump_cache(page=page, keep=keep)
 
     def invalidate_translations(self):
         """Drop every translation (breakpoints changed where blocks must end)."""

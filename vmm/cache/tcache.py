@@ -7,8 +7,10 @@ memory accesses use, and paging on/off).  So a page mapped at two addresses, or 
 privilege levels, has translations of its own for each, and a linear address remapped to
 another page never runs the old page's code.  The jump cache is a native direct-mapped
 table (tag = EIP + 1 + mode << 32, function address) that the native dispatcher reads, so
-a hot loop over many blocks never returns to Python; its tags are linear, so it is flushed
-whenever mappings change (`flush_jump_cache`) and refilled from the blocks on a miss.  A
+a hot loop over many blocks never returns to Python; its tags are linear, so when mappings
+change (`flush_jump_cache`) the entries they may affect go: one page's for an invlpg, all
+but those of global pages for a CR3 reload, all for a paging mode change (as QEMU's
+tb_jmp_cache per-page flush); they are refilled from the blocks on a miss.  A
 write to a physical code granule (64 bytes) drops every block there and its jump-cache
 slot before the next guest instruction (`invalidate`, a PhysicalMemory listener).  Each
 block has a native execution counter, used for tier-up and shown by the inspector.
@@ -33,11 +35,15 @@ Example:
 import ctypes
 from dataclasses import dataclass, field
 
+import numpy
+
 from ..memory import CODE_SHIFT
 from . import DEFAULT_LIMIT
 from ..translator.dispatch import JUMP_CACHE_BITS, jump_cache_index
 
-MAX_CHAIN_SLOTS = 1 << 16
+MAX_CHAIN_SLOTS = 1 << 18
+PAGE_BITS = numpy.uint64(12)
+ONE, EIP_MASK = numpy.uint64(1), numpy.uint64(0xFFFFFFFF)
 
 
 def block_key(eip, phys, mode):
@@ -108,9 +114,13 @@ class TranslationCache:
         self.limit = limit
         self.jump_cache = (_Slot * (1 << JUMP_CACHE_BITS))()
         self.jump_cache_address = ctypes.addressof(self.jump_cache)
+        self.jump_tags = numpy.frombuffer(self.jump_cache, dtype=numpy.uint64)[0::2]   # a view
         # One counter per live block: live blocks <= held <= limit (a batch is cut to fit).
         self.counters = (ctypes.c_uint64 * limit)()
         self.counters_address = ctypes.addressof(self.counters)
+        self.counts = numpy.frombuffer(self.counters, dtype=numpy.uint64)     # the same memory
+        self.tier0 = numpy.zeros(limit, dtype=bool)     # by counter index: a live tier-0 block
+        self.by_index = {}              # counter index -> live block
         self.free_indices = []          # counters of dropped blocks, for reuse
         self.chain = (ctypes.c_uint64 * MAX_CHAIN_SLOTS)()
         self.chain_address = ctypes.addressof(self.chain)
@@ -184,10 +194,14 @@ class TranslationCache:
         self.stats.invalidated += 1
         self._release(block)
         self.free_indices.append(block.index)
+        self.tier0[block.index] = False
+        self.by_index.pop(block.index, None)
 
     def insert(self, block):
         key = block.key
         self.blocks[key] = block
+        self.by_index[block.index] = block
+        self.tier0[block.index] = block.tier == 0
         block.unit.live += 1
         for granule in block.granules:
             self.by_granule.setdefault(granule, set()).add(key)
@@ -222,6 +236,14 @@ class TranslationCache:
     def count(self, block):
         return self.counters[block.index]
 
+    def take_hot(self, runs):
+        """The tier-0 blocks that have run `runs` times or more, not taken before: one pass
+        over the native counters (a monitor with 50,000 blocks asks after every slice)."""
+        end = self.next_index
+        hot = numpy.flatnonzero(self.tier0[:end] & (self.counts[:end] >= runs))
+        self.tier0[hot] = False
+        return [self.by_index[index] for index in hot.tolist()]
+
     def invalidate(self, granule):
         """A store hit code in `granule`: drop the blocks there and unlink them."""
         keys = self.by_granule.pop(granule, ())
@@ -243,11 +265,19 @@ class TranslationCache:
                 if other != granule:
                     self.by_granule.get(other, set()).discard(key)
 
-    def flush_jump_cache(self):
-        """Forget every linear -> block entry (mappings changed); blocks and chains stay:
-        chains link blocks by key, which holds the physical address."""
-        ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
+    def flush_jump_cache(self, page=None, keep=None):
+        """Forget linear -> block entries whose mapping may have changed: those of the linear
+        `page` (an address in it) if given, else all but those whose page `keep` (a boolean
+        array by linear page number: the global pages a CR3 reload keeps) marks, else all.
+        Blocks and chains stay: chains link blocks by key, which holds the physical
+        address, and never leave a page."""
         self.stats.jump_cache_flushes += 1
+        if page is None and keep is None:
+            ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
+            return
+        pages = ((self.jump_tags - ONE) & EIP_MASK) >> PAGE_BITS        # tag = eip + 1 + mode << 32
+        stale = pages == page >> int(PAGE_BITS) if page is not None else ~keep[pages]
+        self.jump_tags[stale] = 0
 
     def flush(self):
         """Drop every block (the cache is full, or breakpoints changed); their units die."""

@@ -77,7 +77,6 @@ class Translator:
         self.tlb_fill_slot = ctypes.c_uint64(ctypes.cast(self._tlb_fill, ctypes.c_void_p).value)
         self.layout.tlb_fill_slot = ctypes.addressof(self.tlb_fill_slot)
         self.tier2_jobs = []         # (Future, install function) compiling in the background
-        self.promoting = set()       # id() of the Blocks in those jobs
         module = Module("dispatcher")
         build_dispatcher(module, self.cache.jump_cache_address)
         addresses, _, _ = self.jit.compile(module.text(), ["dispatch"], tier=2, permanent=True)
@@ -98,6 +97,7 @@ class Translator:
         self.entries = 0             # dispatcher calls (= returns to Python)
         self.exits = {MISS: 0, STEP: 0, BUDGET: 0}
         self.step_counts = {}        # address -> times the monitor ran that instruction
+        self.warm = {}               # block key -> runs in the interpreter, below the jit threshold
         # Per tier: blocks translated and seconds spent, IR generation and LLVM together
         # (and linking), and how many of those blocks came from the persistent cache.
         self.translation = {tier: {"blocks": 0, "seconds": 0.0, "loaded": 0} for tier in (0, 2)}
@@ -149,12 +149,18 @@ class Translator:
                 interp.run(m, limit - s.icount)
                 continue
             key = self._current_key() if code == MISS else None
-            if key is not None and key not in self.step_sites and self._refill_or_translate(key):
-                continue
+            cold = False
+            if key is not None and key not in self.step_sites:
+                if self.cache.lookup(key) is not None:
+                    continue
+                cold = self._warming(key)
+                if not cold and self.translate(s.eip, key):
+                    continue
             if code in (MISS, STEP) and s.icount < limit:
-                self.step_counts[s.eip] = self.step_counts.get(s.eip, 0) + 1
-                if code == STEP or self._keeps_changing(key):
-                    self._interpret_to_block_end()      # mid-block, or code that keeps changing
+                if not cold:
+                    self.step_counts[s.eip] = self.step_counts.get(s.eip, 0) + 1
+                if code == STEP or cold or self._keeps_changing(key):
+                    self._interpret_to_block_end()      # mid-block, not yet hot, or code that keeps changing
                 else:
                     interp.run(m, 1)                    # a callout: its successor is translated
         self.tier_up()
@@ -199,11 +205,14 @@ class Translator:
             if ends or s.icount >= s.icount_limit or m.stop_reason is not None or m.attention:
                 return
 
-    def _refill_or_translate(self, key):
-        """True if a translated block for `key` is now in the jump cache."""
-        if self.cache.lookup(key) is not None:
-            return True
-        return self.translate(self.m.state.eip, key)
+    def _warming(self, key):
+        """Count a run of the untranslated block `key`; True while it is to be interpreted
+        (fewer than Machine.jit_threshold runs so far)."""
+        runs = self.warm.get(key, 0) + 1
+        if runs >= self.m.jit_threshold:
+            return False
+        self.warm[key] = runs
+        return True
 
     def forget_rewrites(self, addr, length):
         """Code in [addr, addr+length) was replaced by the host (Machine.mem_write): its
@@ -219,7 +228,7 @@ class Translator:
         """Translate the block at `eip` in the current mode (`key`: its block key, found
         through the MMU if not given) and up to BATCH-1 blocks it reaches directly in the
         same mode (with paging, in the same page: their physical addresses follow from its
-        own); False if it is empty."""
+        own) that have run (with a threshold of 1: all of them); False if it is empty."""
         mode = mode_of(self.m.state)
         if key is None:
             key = block_key(eip, self.m.mmu.translate(eip, FETCH), mode)
@@ -232,7 +241,7 @@ class Translator:
                 continue
             phys = phys0 + addr - eip if paging else addr
             k = block_key(addr, phys, mode)
-            if k in self.cache.blocks or k in self.step_sites or k in seen:
+            if k in self.cache.blocks or k in self.step_sites or k in seen or (k != key and not self._ran(k)):
                 continue
             seen.add(k)
             if not 0 <= phys < self.m.memory.size or addr in self.m.breakpoints:
@@ -259,6 +268,12 @@ class Translator:
         unit, blocks = self._compile(planned, mode, tier=self.m.jit_tier)
         self.cache.install(unit, blocks)
         return key in self.cache.blocks
+
+    def _ran(self, key):
+        """True if block `key` has run in the interpreter (then it is translated with the
+        block that reached the threshold, and its count goes); with a threshold of 1, every
+        block is taken as run, so a batch holds what the block reaches (translated ahead)."""
+        return self.m.jit_threshold == 1 or self.warm.pop(key, 0) > 0
 
     def evict_all(self):
         """The cache is full: drop every block and free all block code (QEMU's tb_flush),
@@ -388,8 +403,7 @@ class Translator:
         """Recompile blocks that ran HOT times at tier 0 with the optimisation pipeline, as one
         batch: the IR is written here, LLVM runs on the background thread, and the code is
         installed by a later `_install_tier2` (the guest runs the tier-0 code meanwhile)."""
-        hot = [b for b in self.cache.blocks.values()
-               if b.tier == 0 and id(b) not in self.promoting and self.cache.count(b) >= HOT]
+        hot = self.cache.take_hot(HOT)
         # The flags helper goes to tier 2 with the first hot blocks, or at once when blocks
         # start at tier 2 (jit_tier=2): a loop of inc or adc calls it on every pass.
         if self.cc_flags_text is not None and (hot or self.m.jit_tier == 2):
@@ -409,7 +423,6 @@ class Translator:
         table = self._symbols(module.externals(), hot)
         self.tier2_jobs.append((background.submit(self.jit, module.text(), names, table),
                                 lambda addresses, library: self._replace(hot, names, addresses, library)))
-        self.promoting.update(id(block) for block in hot)
         self._account(2, len(hot), start)
 
     def _replace(self, blocks, names, addresses, library):
@@ -418,7 +431,6 @@ class Translator:
         unit = CodeUnit(library, len(blocks))
         self.cache.add(unit)
         for block, name in zip(blocks, names):
-            self.promoting.discard(id(block))
             self.cache.replace(block, addresses[name], 2, unit)
         self.cache.settle(unit)
 

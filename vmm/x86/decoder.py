@@ -56,7 +56,7 @@ def fetch(m):
         head = PAGE_MASK + 1 - (linear & PAGE_MASK)
         rest = m.mmu.translate((linear + head) & 0xFFFFFFFF, FETCH)
         raw = m.memory.read(phys, head) + m.memory.read(rest, min(MAX_INSN_BYTES - head, m.memory.size - rest))
-        insn = m.decoder.from_bytes(eip, raw)
+        insn = m.decoder.crossing(eip, raw)
     return insn
 
 
@@ -83,6 +83,9 @@ def _undefined(address, raw, why):
     return insn
 
 
+CROSSINGS_KEPT = 4096
+
+
 class Decoder:
     """Decodes guest code at physical addresses; the cache is dropped page by page on writes."""
 
@@ -93,6 +96,7 @@ class Decoder:
         self.cache = {}
         self.granule_index = {}         # code granule -> cached addresses touching it
         self.last = {}                  # address -> the last Insn decoded there, even if dropped
+        self.crossings = {}             # (EIP, bytes) -> Insn, for instructions across pages
         memory.on_code_write.append(self.invalidate)
 
     def decode(self, address, phys=None):
@@ -129,6 +133,17 @@ class Decoder:
         if whole is not None and whole.size > len(raw):
             raise MemoryAccessError(f"instruction fetch at {phys:#x}: the instruction ({whole.size} bytes) runs past "
                                     f"the end of guest RAM ({self.memory.size:#x})")
+
+    def crossing(self, address, raw):
+        """An instruction that crosses a page, from the bytes of both pages: cached by EIP
+        and those bytes (they are the whole key, so a write never leaves it stale)."""
+        k = (address, raw)
+        insn = self.crossings.get(k)
+        if insn is None:
+            if len(self.crossings) >= CROSSINGS_KEPT:
+                self.crossings.clear()
+            insn = self.crossings[k] = self.from_bytes(address, raw)
+        return insn
 
     def from_bytes(self, address, raw):
         """Decode one instruction from `raw` at EIP `address` (not cached)."""

@@ -24,6 +24,8 @@ Example:
 import ctypes
 import mmap
 
+import numpy
+
 PAGE_SHIFT = 12
 ENTRIES = 1 << (32 - PAGE_SHIFT)
 _MASK64 = 0xFFFFFFFFFFFFFFFF
@@ -41,8 +43,9 @@ class Tlb:
         self._maps = [mmap.mmap(-1, ENTRIES * 8) for _ in VIEWS]
         self.views = [(ctypes.c_uint64 * ENTRIES).from_buffer(m) for m in self._maps]
         self.addresses = [ctypes.addressof(v) for v in self.views]
-        self.filled = set()          # page numbers with an entry in some view
-        self.global_pages = set()    # those of global pages
+        self.local_pages = set()     # page numbers with an entry in some view: non-global...
+        self.global_pages = set()    # ...and global ones (a CR3 reload keeps these)
+        self.global_map = numpy.zeros(ENTRIES, dtype=bool)     # global_pages, by page number
 
     def view_address(self, user, write):
         """Host address of a view's table (baked into translated code)."""
@@ -55,9 +58,11 @@ class Tlb:
             return
         entry = (self.ram + phys_page - (page << PAGE_SHIFT) + 1) & _MASK64
         self.views[view_index(user, write)][page] = entry
-        self.filled.add(page)
         if global_:
             self.global_pages.add(page)
+            self.global_map[page] = True
+        else:
+            self.local_pages.add(page)
 
     def entry(self, linear, user, write):
         return self.views[view_index(user, write)][linear >> PAGE_SHIFT]
@@ -72,17 +77,22 @@ class Tlb:
     def invalidate(self, linear):
         """invlpg: drop the page from every view (global or not)."""
         page = linear >> PAGE_SHIFT
-        for view in self.views:
-            view[page] = 0
-        self.filled.discard(page)
+        self._clear((page,))
+        self.local_pages.discard(page)
         self.global_pages.discard(page)
+        self.global_map[page] = False
 
     def flush(self, keep_global=False):
-        """Drop every entry (CR0/CR4 writes), or every non-global one (a CR3 reload)."""
-        keep = self.global_pages if keep_global else set()
-        for page in self.filled - keep:
-            for view in self.views:
-                view[page] = 0
-        self.filled = set(keep)
+        """Drop every entry (CR0/CR4 writes), or every non-global one (a CR3 reload): the
+        cost is in the entries dropped, not in the global ones kept."""
+        self._clear(self.local_pages)
+        self.local_pages = set()
         if not keep_global:
+            self._clear(self.global_pages)
+            self.global_map[list(self.global_pages)] = False
             self.global_pages = set()
+
+    def _clear(self, pages):
+        for view in self.views:
+            for page in pages:
+                view[page] = 0
