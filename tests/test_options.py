@@ -43,7 +43,7 @@ BAD = [
     (["bench", "--out-dir", "/no/such/dir/out"], ["--out-dir", "does not exist"]),
     (["bench", "--out-dir", "/etc/hostname"], ["--out-dir", "is a file"]),
     (["run", IMAGE, "--engine", "qemu"], ["--engine", "invalid choice"]),
-    (["run", "x", "-kernel"], ["vmm run:", "-kernel", "vmm run IMAGE"]),
+    (["run", "x", "-kernel"], ["vmm run:", "-kernel", "--kernel"]),
 ]
 
 

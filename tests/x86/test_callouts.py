@@ -8,7 +8,7 @@ from vmm.x86.callouts import REGISTRY
 from vmm.x86.decoder import Decoder
 
 RING0_ONLY = {"hlt", "lgdt", "lidt", "lldt", "ltr", "lmsw", "mov_to_cr", "mov_from_cr", "clts", "invlpg",
-              "wbinvd", "invd", "rdmsr", "wrmsr", "sysexit"}
+              "wbinvd", "invd", "rdmsr", "wrmsr", "sysexit", "mov_to_dr", "mov_from_dr"}
 
 
 def test_ring0_only_entries_are_exactly_the_privileged_instructions():

@@ -160,6 +160,7 @@ def test_cpuid_reports_the_documented_model(engine):
     vendor = struct.pack("<III", m.reg_read("esi"), m.reg_read("edi"), m.reg_read("ebp"))
     assert m.reg_read("esp") == 1 and vendor == b"GenuineIntel"
     assert m.reg_read("eax") == 0x633 and m.reg_read("edx") == 0xA939     # FPU PSE TSC MSR CX8 SEP PGE CMOV
+    assert m.reg_read("ecx") == 0x80000000                                # HYPERVISOR
 
 
 def test_port_io_reaches_hooks(engine):

@@ -12,8 +12,11 @@ Leaf 1 EDX features:
   SEP (bit 11)  sysenter/sysexit (vmm.x86.sysenter)
   PGE (bit 13)  global pages
   CMOV (bit 15) cmovcc
+Leaf 1 ECX: only bit 31, "running under a hypervisor" (as QEMU and every VMM set it), so
+a kernel skips probes of hardware a virtual CPU does not have (Linux's performance
+counters: "PMU not available due to virtualization").
 Not reported, so a guest never uses them: VME, DE, PAE, MCE, APIC, MTRR, MCA,
-PAT, PSE-36, MMX, FXSR, SSE and later, and every ECX feature.  Leaves above 1
+PAT, PSE-36, MMX, FXSR, SSE and later, and every other ECX feature.  Leaves above 1
 (and all extended leaves) answer as the highest basic leaf does on Intel
 parts: zeros here.
 
@@ -27,6 +30,7 @@ VENDOR = b"GenuineIntel"
 SIGNATURE = (6 << 8) | (3 << 4) | 3            # family 6, model 3, stepping 3
 FPU, PSE, TSC, MSR, CX8, SEP, PGE, CMOV = 0, 3, 4, 5, 8, 11, 13, 15
 FEATURES_EDX = sum(1 << bit for bit in (FPU, PSE, TSC, MSR, CX8, SEP, PGE, CMOV))
+FEATURES_ECX = 1 << 31           # HYPERVISOR
 MAX_LEAF = 1
 
 
@@ -36,7 +40,7 @@ def cpuid(leaf, subleaf=0):
         ebx, edx, ecx = struct.unpack("<III", VENDOR)
         return MAX_LEAF, ebx, ecx, edx
     if leaf == 1:
-        return SIGNATURE, 0, 0, FEATURES_EDX
+        return SIGNATURE, 0, FEATURES_ECX, FEATURES_EDX
     if leaf == 0x80000000:
         return 0x80000000, 0, 0, 0
     return 0, 0, 0, 0
