@@ -11,3 +11,9 @@ MAX_LIMIT = 1 << 20
 # translation (about 1 ms) costs as much as some 70 interpreted runs of a block.
 JIT_THRESHOLD = 16
 MAX_JIT_THRESHOLD = 1 << 20
+# Runs after which a tier-0 block is recompiled at tier 2 (optimised, chained, loops in
+# registers).  A boot has thousands of blocks past a few thousand runs whose tier-2 compiles
+# compete with tier-0 ones for LLVM (one call at a time): a Debian boot reached its shell in
+# 84 s with 2,000, 71 s with 50,000 (benchmarks/linux_boot.py); a benchmark's inner loops
+# pass 50,000 runs within milliseconds.
+TIER2_THRESHOLD = 50_000

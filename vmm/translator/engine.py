@@ -38,6 +38,7 @@ from ..x86.tlb import PAGE_SHIFT
 from ..x86.mode import MODE_PAGING, mode_of
 from ..x86.protection import TF_MASK
 from ..cache.disk import DiskCache, salt
+from .. import cache as cache_limits
 from ..cache.tcache import Block, CodeUnit, TranslationCache, block_key
 from ..cachedir import cache_dir
 from ..x86.fpu import native as native_helpers
@@ -52,7 +53,6 @@ from .llvm_builder import LLVMBuilder, MemoryLayout, define_cc_helper, plan_loop
 SLICE = 5_000_000          # instructions between the monitor's wall-clock checks
 BATCH = 32                 # most blocks translated into one module on a miss...
 BATCH_INSNS = 512          # ...and most guest instructions
-HOT = 2_000                # executions after which a block is recompiled at tier 2
 TIER2_BATCH = 8            # blocks per tier-2 job: llvmlite runs one LLVM call at a time, so a
                            # tier-0 compile waits for the job's call in progress
 POLL = 200_000             # instructions between looks for finished tier-2 code while one compiles
@@ -400,10 +400,10 @@ class Translator:
             return None
 
     def tier_up(self):
-        """Recompile blocks that ran HOT times at tier 0 with the optimisation pipeline, as one
+        """Recompile blocks that ran TIER2_THRESHOLD times at tier 0 with the optimisation pipeline, as one
         batch: the IR is written here, LLVM runs on the background thread, and the code is
         installed by a later `_install_tier2` (the guest runs the tier-0 code meanwhile)."""
-        hot = self.cache.take_hot(HOT)
+        hot = self.cache.take_hot(cache_limits.TIER2_THRESHOLD)
         # The flags helper goes to tier 2 with the first hot blocks, or at once when blocks
         # start at tier 2 (jit_tier=2): a loop of inc or adc calls it on every pass.
         if self.cc_flags_text is not None and (hot or self.m.jit_tier == 2):
