@@ -16,12 +16,12 @@ def cache_home(tmp_path, monkeypatch):
     return tmp_path / "vmm" / "tcache"
 
 
-def new_machine():
-    return machine_with("jit", GUEST, persistent_tcache=True)
+def new_machine(**options):
+    return machine_with("jit", GUEST, persistent_tcache=True, **options)
 
 
-def run():
-    m = new_machine()
+def run(**options):
+    m = new_machine(**options)
     result = m.run(max_insns=2_000_000)
     m.translator.drain()
     return m, result
@@ -40,16 +40,20 @@ def test_second_run_links_cached_code(cache_home):
     assert result1.reason == result2.reason == "halt"
 
 
+def entries(cache_home):
+    return [p for p in cache_home.rglob("*") if p.is_file() and "index" not in p.relative_to(cache_home).parts]
+
+
 def test_corrupt_entries_are_recompiled(cache_home):
     first, _ = run()
     files = [p for p in cache_home.rglob("*") if p.is_file()]
-    assert files
+    assert entries(cache_home) and len(files) > len(entries(cache_home))     # batches and their index
     for path in files:
         data = path.read_bytes()
         path.write_bytes(data[:len(data) // 2])      # truncated
     second, _ = run()
     t = second.translator
-    assert t.disk.stats["bad"] == len(files) and t.translation[0]["loaded"] == 0
+    assert t.disk.stats["bad"] == len(entries(cache_home)) and t.translation[0]["loaded"] == 0
     assert second.reg_read("eax") == first.reg_read("eax")
     third, _ = run()                                 # the bad files were replaced
     assert third.translator.disk.stats["hits"] >= 1 and third.translator.disk.stats["bad"] == 0
@@ -81,3 +85,26 @@ def test_off_by_default(cache_home):
     m = machine_with("jit", GUEST)
     m.run(max_insns=100_000)
     assert m.translator.disk is None and not cache_home.exists()
+
+
+def test_a_warm_cache_links_a_block_at_its_first_run_instead_of_warming_it_up(cache_home):
+    """With a jit threshold, a first run interprets each block a few times before compiling
+    it; a second run finds the block in the cache's per-block index at its first miss."""
+    first, _ = run(jit_threshold=5)
+    assert first.translator.translation[0]["blocks"] > 0
+    second, _ = run(jit_threshold=5)
+    t = second.translator
+    assert t.translation[0]["loaded"] == t.translation[0]["blocks"] == first.translator.translation[0]["blocks"]
+    assert set(t.cache.blocks) == set(first.translator.cache.blocks)
+    assert not set(t.warm) & set(t.cache.blocks)   # none of them was interpreted to warm it up
+    assert (second.reg_read("eax"), second.state.icount) == (first.reg_read("eax"), first.state.icount)
+
+
+def test_an_index_entry_for_changed_code_is_not_used(cache_home):
+    run(jit_threshold=5)
+    patched = machine_with("jit", GUEST.replace("xor eax, 0x55", "xor eax, 0x66"), persistent_tcache=True,
+                           jit_threshold=5)
+    patched.run(max_insns=2_000_000)
+    reference = machine_with("interp", GUEST.replace("xor eax, 0x55", "xor eax, 0x66"))
+    reference.run(max_insns=2_000_000)
+    assert patched.reg_read("eax") == reference.reg_read("eax")

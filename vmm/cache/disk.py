@@ -14,6 +14,13 @@ or none.  Each file holds a SHA-256 of its contents: a truncated or corrupt file
 in `stats["bad"]` and ignored (the batch is compiled again and the file replaced), never
 trusted.
 
+Beside the entries, a per-block index (`put_index`, `index`): for each block of a stored
+batch, a small file under `index/` keyed by that block alone, naming the batch's key and
+the EIPs of its blocks in order.  A later run looks a block up there at its first miss and
+links the whole batch at once (vmm.translator.engine `_from_disk`), instead of warming the
+block up in the interpreter; the names of the index files are read once, so a block that
+is not there costs a set lookup.
+
 Example:
     disk = DiskCache(cache_dir("tcache"), salt=b"...")
     key = disk.key(b"...guest bytes, mode, tier...")
@@ -59,6 +66,7 @@ class DiskCache:
         self.salt = hashlib.sha256(salt).digest()
         self.directory = directory
         self.stats = {"hits": 0, "misses": 0, "stores": 0, "bad": 0}
+        self.indexed = None             # block keys in the index (read once, then kept up to date)
 
     def key(self, material):
         return hashlib.sha256(self.salt + material).hexdigest()
@@ -90,6 +98,37 @@ class DiskCache:
         except OSError:
             return
         self.stats["stores"] += 1
+
+    def put_index(self, block_key, batch_key, eips):
+        """Record that the block with `block_key` was stored in batch `batch_key`, whose
+        blocks start at `eips`."""
+        try:
+            write_atomic(self._index_path(block_key), json.dumps({"batch": batch_key, "eips": eips}).encode(),
+                         durable=False)
+        except OSError:
+            return
+        self._indexed().add(block_key)
+
+    def index(self, block_key):
+        """(batch key, [EIPs]) recorded for `block_key`, or None (absent or unreadable)."""
+        if block_key not in self._indexed():
+            return None
+        try:
+            entry = json.loads(self._index_path(block_key).read_bytes())
+            return str(entry["batch"]), [int(eip) for eip in entry["eips"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _index_path(self, key):
+        return self.directory / "index" / key[:2] / key
+
+    def _indexed(self):
+        """The block keys the index holds, read from its file names once per process."""
+        if self.indexed is None:
+            root = self.directory / "index"
+            self.indexed = {entry.name for sub in (root.iterdir() if root.is_dir() else ())
+                            for entry in (sub.iterdir() if sub.is_dir() else ())}
+        return self.indexed
 
     def forget(self, key):
         """Count the entry under `key` as bad (it would not link) so the next store replaces it."""

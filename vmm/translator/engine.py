@@ -153,6 +153,8 @@ class Translator:
             if key is not None and key not in self.step_sites:
                 if self.cache.lookup(key) is not None:
                     continue
+                if self.disk is not None and key not in self.warm and self._from_disk(s.eip, key):
+                    continue
                 cold = self._warming(key)
                 if not cold and self.translate(s.eip, key):
                     continue
@@ -210,6 +212,7 @@ class Translator:
         (fewer than Machine.jit_threshold runs so far)."""
         runs = self.warm.get(key, 0) + 1
         if runs >= self.m.jit_threshold:
+            self.warm.pop(key, None)
             return False
         self.warm[key] = runs
         return True
@@ -256,7 +259,38 @@ class Translator:
             todo.extend(_static_successors(insns, fallthrough))
         if not planned:
             return False
-        planned = planned[:self.cache.limit]
+        return self._install(planned[:self.cache.limit], mode, key)
+
+    def _from_disk(self, eip, key):
+        """At a block's first miss: if a former run stored a batch holding it (the persistent
+        cache's per-block index), form that batch's blocks from guest memory and link its code
+        now, instead of warming the block up in the interpreter.  False if there is none, or
+        guest code no longer matches it."""
+        mode, phys = mode_of(self.m.state), key & 0xFFFFFFFF
+        paging, tier = bool(mode & MODE_PAGING), self.m.jit_tier
+        first = self._plan(eip, phys, paging)
+        entry = first and self.disk.index(self.disk.key(self._batch_material([first], mode, tier)))
+        if not entry:
+            return False
+        batch_key, eips = entry
+        planned = [first if addr == eip else self._plan(addr, phys + addr - eip if paging else addr, paging)
+                   for addr in eips]
+        if (not all(planned) or any(block_key(addr, p, mode) in self.cache.blocks for addr, p, _, _ in planned)
+                or self.disk.key(self._batch_material(planned, mode, tier)) != batch_key):
+            return False
+        return self._install(planned, mode, key)
+
+    def _plan(self, addr, phys, paging):
+        """(addr, phys, insns, fallthrough) of the block at `addr`, or None if it cannot be
+        translated (outside RAM, a breakpoint, nothing translatable)."""
+        if not 0 <= phys < self.m.memory.size or addr in self.m.breakpoints:
+            return None
+        insns, fallthrough = form_block(self.m.decoder, addr, phys, paging, self.m.breakpoints)
+        return (addr, phys, insns, fallthrough) if insns else None
+
+    def _install(self, planned, mode, key):
+        """Compile (or load) the planned blocks and put them in the cache; True if block
+        `key` is now translated."""
         self._free_dead()
         if self.cache.held + len(planned) > self.cache.limit:
             self.evict_all()
@@ -351,7 +385,7 @@ class Translator:
         start = time.perf_counter()
         blocks = [Block(phys, insns, fallthrough, self.cache.new_index(), None, tier=tier, eip=addr, mode=mode)
                   for addr, phys, insns, fallthrough in planned]
-        key = self.disk.key(self._batch_material(blocks, tier)) if self.disk is not None else None
+        key = self.disk.key(self._batch_material(planned, mode, tier)) if self.disk is not None else None
         linked = self._load(key, blocks) if key is not None else None
         if linked is None:
             module = self._new_module()
@@ -364,6 +398,9 @@ class Translator:
             externals = module.externals()
             if key is not None:
                 self.disk.put(key, {"names": names, "symbols": externals}, obj)
+                eips = [block.eip for block in blocks]
+                for one in planned:             # the index a later run's first miss looks in
+                    self.disk.put_index(self.disk.key(self._batch_material([one], mode, tier)), key, eips)
             linked = names, self.jit.link(obj, names, self._symbols(externals, blocks))
         else:
             self.translation[tier]["loaded"] += len(blocks)
@@ -373,14 +410,13 @@ class Translator:
         self._account(tier, len(blocks), start)
         return CodeUnit(library, len(blocks)), blocks
 
-    def _batch_material(self, blocks, tier):
-        """What a batch's code depends on besides `salt`: tier, mode, and each block's EIP and
-        guest bytes (its physical address is not in the code)."""
-        parts = [struct.pack("<BB", tier, blocks[0].mode)]
-        for block in blocks:
-            last = block.insns[-1]
-            length = last.address + last.size - block.eip
-            parts.append(struct.pack("<II", block.eip, length) + self.m.memory.read(block.phys, length))
+    def _batch_material(self, planned, mode, tier):
+        """What a batch's code depends on besides `salt`: tier, mode, and each planned
+        block's EIP and guest bytes (its physical address is not in the code)."""
+        parts = [struct.pack("<BB", tier, mode)]
+        for addr, phys, insns, _ in planned:
+            length = insns[-1].address + insns[-1].size - addr
+            parts.append(struct.pack("<II", addr, length) + self.m.memory.read(phys, length))
         return b"".join(parts)
 
     def _load(self, key, blocks):
