@@ -96,3 +96,54 @@ def test_remapped_second_page_changes_the_instruction(engine):
     result = m.run(max_insns=1000)
     assert result.reason == "halt", result.message
     assert (m.reg_read("esi"), m.reg_read("eax")) == (0x11223344, 0xCCBBAA44)
+
+
+def crossing_machine(engine, first_frame, first_bytes, second_bytes, after_first=None):
+    """Code at linear ALIAS + 4 KiB - len(first_bytes): those bytes at the end of
+    `first_frame`, the rest at the start of SECOND_PHYS; `after_first`: what the frame
+    physically following `first_frame` starts with (what a decode from the first frame's
+    physical address alone would see), if it is RAM."""
+    m = new_machine(engine)
+    extra = (("pte", ALIAS, first_frame | P | RW), ("pte", ALIAS + 0x1000, SECOND_PHYS | P | RW))
+    for addr, blob in tables(extra).items():
+        m.mem_write(addr, blob)
+    m.mem_write(first_frame + 0x1000 - len(first_bytes), first_bytes)
+    m.mem_write(SECOND_PHYS, second_bytes)
+    if after_first is not None:
+        m.mem_write(first_frame + 0x1000, after_first)
+    start = ALIAS + 0x1000 - len(first_bytes)
+    m.mem_write(ORIGIN, assemble(PROLOGUE + f"mov ebx, 0x1234\nmov eax, 0xffffffff\ncall {start:#x}\ncli\nhlt\n"))
+    m.reg_write("eip", ORIGIN)
+    m.reg_write("esp", 0x80000)
+    return m
+
+
+def test_crossing_instruction_in_the_last_page_of_ram(engine):
+    """The first page is RAM's last frame: the instruction's bytes continue on the second
+    linear page (mapped lower), not past the end of RAM, so it runs (it was reported as a
+    fetch past the end of RAM)."""
+    code = assemble("mov eax, 0x11223344\nret", 0)
+    m = crossing_machine(engine, (2 << 20) - 0x1000, code[:2], code[2:])
+    result = m.run(max_insns=1000)
+    assert result.reason == "halt", result.message
+    assert m.reg_read("eax") == 0x11223344
+
+
+def test_crossing_instruction_whose_first_page_alone_decodes_as_garbage(engine):
+    """`movzx eax, bl` (0F B6 C3) with only its 0F on the first page, and the physically next
+    frame starting with 04 (0F 04 is no instruction): the instruction is decoded from the
+    second page's bytes and runs, not #UD (the first decode came from the adjacent frame)."""
+    code = assemble("movzx eax, bl\nret", 0)
+    m = crossing_machine(engine, ALIAS_PHYS, code[:1], code[1:], after_first=b"\x04\x00\x00\x00")
+    result = m.run(max_insns=1000)
+    assert result.reason == "halt", result.message
+    assert m.reg_read("eax") == 0x34
+
+
+def test_undefined_bytes_wholly_on_the_first_page_are_still_ud(engine):
+    """0F 04 (no instruction) ending the first page, valid code on the second: still #UD
+    (no IDT here, so the run stops naming #UD at the instruction's address)."""
+    m = crossing_machine(engine, ALIAS_PHYS, b"\x0f\x04", assemble("ret", 0))
+    result = m.run(max_insns=1000)
+    assert result.reason == "error" and "#UD" in result.message, result.message
+    assert m.reg_read("eip") == ALIAS + 0xFFE
