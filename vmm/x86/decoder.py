@@ -51,9 +51,16 @@ def fetch(m):
     if not m.mmu.paging:
         return m.decoder.decode(eip, linear)
     phys = m.mmu.translate(linear, FETCH)
-    insn = m.decoder.decode(eip, phys)
-    if (linear & PAGE_MASK) + insn.size > PAGE_MASK + 1:
-        head = PAGE_MASK + 1 - (linear & PAGE_MASK)
+    head = PAGE_MASK + 1 - (linear & PAGE_MASK)
+    if head >= MAX_INSN_BYTES:
+        return m.decoder.decode(eip, phys)
+    # Near the page end a decode at `phys` reads the physically next frame, not the next
+    # linear page: only a defined instruction that fits in `head` bytes owes nothing to it.
+    try:
+        insn = m.decoder.decode(eip, phys)
+    except MemoryAccessError:           # this frame is RAM's last one
+        insn = None
+    if insn is None or insn.spec is UNDEFINED or insn.size > head:
         rest = m.mmu.translate((linear + head) & 0xFFFFFFFF, FETCH)
         raw = m.memory.read(phys, head) + m.memory.read(rest, min(MAX_INSN_BYTES - head, m.memory.size - rest))
         insn = m.decoder.crossing(eip, raw)

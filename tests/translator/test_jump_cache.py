@@ -1,0 +1,167 @@
+"""Jump-cache flushes (vmm/cache/tcache.py `flush_jump_cache`, called by
+Machine.mappings_changed): an invlpg forgets only the entries of its linear page, a CR3
+reload all but those of global pages (`keep`, the TLB's global_map), a paging mode change
+all.  Then, on every engine, guests whose code pages are remapped run the new page's code
+after invlpg, and after a CR3 reload unless the page is global."""
+
+import numpy
+import pytest
+
+from tests.asmguest import ORIGIN, assemble, machine_with, new_machine
+from tests.x86.test_paging import ALIAS, ALIAS_PHYS, G, P, PD, PROLOGUE, PT1, RW, tables
+from vmm.cache.tcache import TranslationCache, jump_tag
+from vmm.memory import PhysicalMemory
+from vmm.translator.dispatch import jump_cache_index
+
+PAGE_A, PAGE_B = 0xC0123000, 0x08048000
+EIPS_A = [PAGE_A + 16 * k for k in range(8)] + [PAGE_A + 0xFFF]
+EIPS_B = [PAGE_B + 16 * k for k in range(8)] + [PAGE_B + 0xFFF]
+MODES = {PAGE_A: 0b01, PAGE_B: 0b11}          # tags carry mode bits above the EIP
+
+
+def fill(cache, eips):
+    """Put a jump-cache entry (tag, a fake code address) for each EIP; every one in its own
+    slot (checked, so a collision cannot hide a flush)."""
+    slots = {jump_cache_index(eip) for eip in eips}
+    assert len(slots) == len(eips)
+    for eip in eips:
+        slot = cache.jump_cache[jump_cache_index(eip)]
+        slot.tag, slot.fn = jump_tag(eip, MODES[eip & ~0xFFF]), 0x7000_0000 + eip
+
+
+def cached(cache, eip):
+    """True if `eip`'s entry is still in its slot."""
+    return cache.jump_cache[jump_cache_index(eip)].tag == jump_tag(eip, MODES[eip & ~0xFFF])
+
+
+@pytest.fixture
+def cache():
+    tc = TranslationCache(PhysicalMemory(1 << 20), limit=64)
+    fill(tc, EIPS_A + EIPS_B)
+    return tc
+
+
+def test_page_flush_clears_only_that_pages_slots(cache):
+    """flush_jump_cache(page=an address in page A) empties A's slots, whatever the mode bits
+    in their tags, and leaves B's."""
+    cache.flush_jump_cache(page=PAGE_A + 0x567)
+    assert not any(cached(cache, eip) for eip in EIPS_A)
+    assert all(cached(cache, eip) for eip in EIPS_B)
+    assert cache.stats.jump_cache_flushes == 1
+    cache.flush_jump_cache(page=PAGE_B)
+    assert not any(cached(cache, eip) for eip in EIPS_B)
+
+
+def test_page_flush_of_an_unrelated_page_keeps_everything(cache):
+    """A page next to A (or one with no entries) clears nothing."""
+    cache.flush_jump_cache(page=PAGE_A + 0x1000)
+    cache.flush_jump_cache(page=PAGE_A - 1)
+    assert all(cached(cache, eip) for eip in EIPS_A + EIPS_B)
+
+
+def test_keep_spares_the_marked_pages(cache):
+    """flush_jump_cache(keep=map by page number) clears every slot but those of the pages
+    marked (the global pages a CR3 reload keeps)."""
+    keep = numpy.zeros(1 << 20, dtype=bool)
+    keep[PAGE_A >> 12] = True
+    cache.flush_jump_cache(keep=keep)
+    assert all(cached(cache, eip) for eip in EIPS_A)
+    assert not any(cached(cache, eip) for eip in EIPS_B)
+    cache.flush_jump_cache(keep=numpy.zeros(1 << 20, dtype=bool))
+    assert not any(cached(cache, eip) for eip in EIPS_A)
+
+
+def test_no_argument_clears_every_slot(cache):
+    """flush_jump_cache() zeroes the whole table, tags and code addresses."""
+    cache.flush_jump_cache()
+    assert not any(cached(cache, eip) for eip in EIPS_A + EIPS_B)
+    assert not cache.jump_tags.any()
+    assert all(slot.fn == 0 for slot in cache.jump_cache)
+
+
+def test_machine_mappings_changed_flushes_as_the_tlb_does():
+    """Machine.mappings_changed: with `page` the jump cache loses that page's slots (invlpg);
+    with keep_global the TLB's global pages' slots stay (CR3 reload with PGE); else all go."""
+    m = machine_with("jit", "cli\nhlt")
+    assert m.run(max_insns=10).reason == "halt"          # the translator exists from the first run
+    cache = m.translator.cache
+    fill(cache, EIPS_A + EIPS_B)
+    m.mappings_changed(page=PAGE_B + 0x10)
+    assert all(cached(cache, eip) for eip in EIPS_A) and not any(cached(cache, eip) for eip in EIPS_B)
+    fill(cache, EIPS_B)
+    m.mmu.tlb.fill(PAGE_A, 0x1000, False, False, global_=True)
+    m.mappings_changed(keep_global=True)
+    assert all(cached(cache, eip) for eip in EIPS_A) and not any(cached(cache, eip) for eip in EIPS_B)
+    m.mappings_changed()
+    assert not any(cached(cache, eip) for eip in EIPS_A)
+
+
+# Guest-level: code at linear ALIAS (PT1 entry 0) and ALIAS + 4 KiB (entry 1), each
+# `mov eax, N; ret` in a frame of its own; the guest calls both in a loop (so the jit has them
+# translated and in its jump cache), then remaps them to frames holding other code.
+OLD_A, NEW_A, OLD_B, NEW_B = ALIAS_PHYS, 0x160000, 0x170000, 0x180000
+
+
+def code_machine(engine, body, global_a=False):
+    """The guest above, then `body`; `global_a`: the first page is global and CR4.PGE is set."""
+    extra = (("pte", ALIAS, OLD_A | P | RW | (G if global_a else 0)), ("pte", ALIAS + 0x1000, OLD_B | P | RW))
+    m = new_machine(engine)
+    for addr, blob in tables(extra).items():
+        m.mem_write(addr, blob)
+    for frame, value in ((OLD_A, 1), (NEW_A, 2), (OLD_B, 3), (NEW_B, 4)):
+        m.mem_write(frame, assemble(f"mov eax, {value}\nret", 0))
+    warm = f"""
+        mov ecx, 50
+    warm:
+        call {ALIAS:#x}
+        call {ALIAS + 0x1000:#x}
+        loop warm
+    """
+    pge = "mov eax, cr4\nor eax, 0x80\nmov cr4, eax\n" if global_a else ""
+    m.mem_write(ORIGIN, assemble(pge + PROLOGUE + warm + body + "\ncli\nhlt\n"))
+    m.reg_write("eip", ORIGIN)
+    m.reg_write("esp", 0x80000)
+    return m
+
+
+def test_invlpg_of_a_remapped_code_page_runs_the_new_code(engine):
+    """Both code pages remapped; invlpg of only the first: its linear address now runs the
+    new frame's code.  The second, not invalidated, may still use its old translation (as the
+    TLB may), and after its own invlpg runs the new one too."""
+    m = code_machine(engine, f"""
+        mov dword ptr [{PT1:#x}], {NEW_A | P | RW:#x}
+        mov dword ptr [{PT1 + 4:#x}], {NEW_B | P | RW:#x}
+        invlpg [{ALIAS:#x}]
+        call {ALIAS:#x}
+        mov esi, eax
+        call {ALIAS + 0x1000:#x}
+        mov edi, eax
+        invlpg [{ALIAS + 0x1000:#x}]
+        call {ALIAS + 0x1000:#x}
+    """)
+    result = m.run(max_insns=10_000)
+    assert result.reason == "halt", result.message
+    assert m.reg_read("esi") == 2
+    assert m.reg_read("edi") == 3          # vmm keeps the stale TLB entry until invlpg
+    assert m.reg_read("eax") == 4
+
+
+def test_cr3_reload_keeps_a_global_code_page_until_invlpg(engine):
+    """With CR4.PGE, code in a global page keeps running from its old frame across a CR3
+    reload (its TLB and jump-cache entries survive) while the non-global page runs its new
+    frame; invlpg of the global page then brings its new code."""
+    m = code_machine(engine, f"""
+        mov dword ptr [{PT1:#x}], {NEW_A | P | RW | G:#x}
+        mov dword ptr [{PT1 + 4:#x}], {NEW_B | P | RW:#x}
+        mov eax, {PD:#x}
+        mov cr3, eax
+        call {ALIAS:#x}
+        mov esi, eax
+        call {ALIAS + 0x1000:#x}
+        mov edi, eax
+        invlpg [{ALIAS:#x}]
+        call {ALIAS:#x}
+    """, global_a=True)
+    result = m.run(max_insns=10_000)
+    assert result.reason == "halt", result.message
+    assert (m.reg_read("esi"), m.reg_read("edi"), m.reg_read("eax")) == (1, 4, 2)
