@@ -14,6 +14,7 @@ Example:
     # vmm run --kernel {guest.kernel} --initrd {guest.initrd} --append console=ttyS0
 """
 
+import fcntl
 import tempfile
 from pathlib import Path
 
@@ -25,6 +26,7 @@ ARCH = "i386"
 KERNEL_META = "linux-image-686"
 BUSYBOX = "busybox-static"
 KERNEL_FILE, INITRD_FILE = "vmlinuz", "initramfs.cpio.gz"
+LOCK = Path(tempfile.gettempdir(), "vmm-guest-fetch.lock")     # one apt user at a time, machine-wide
 
 
 def cached():
@@ -64,7 +66,15 @@ def fetch(force=False, progress=lambda message: None):
 
 
 def _download(directory, progress):
-    """The two .deb files with their control fields, checked to be the packages asked for."""
+    """The two .deb files with their control fields, checked to be the packages asked for.
+    Concurrent fetches (two test workers, two shells) take turns: apt and dpkg each hold a
+    lock of their own and would fail the second one instead of waiting."""
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _download_locked(directory, progress)
+
+
+def _download_locked(directory, progress):
     progress(f"dpkg --add-architecture {ARCH}")
     apt.add_architecture(ARCH)
     progress("apt-get update")
