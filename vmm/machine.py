@@ -71,12 +71,10 @@ class Machine:
     `tcache_size` bounds the translated blocks held in memory (all are evicted when a batch
     would exceed it); `persistent_tcache=True` keeps compiled code on disk for later runs
     (vmm.cache.disk).  `jit_threshold`: the jit interprets a block until it has run that many
-    times, then translates it (1: at once; most of an OS's blocks run only a few times);
-    with `jit_background` (the default) that compile runs on a worker thread while the
-    interpreter goes on running the block, so when code arrives depends on the host."""
+    times, then translates it (1: at once; most of an OS's blocks run only a few times)."""
 
     def __init__(self, memory_mb=DEFAULT_RAM_MB, engine="interp", serial=None, jit_tier=0, clock="virtual",
-                 tcache_size=DEFAULT_LIMIT, persistent_tcache=False, jit_threshold=None, jit_background=True):
+                 tcache_size=DEFAULT_LIMIT, persistent_tcache=False, jit_threshold=None):
         if engine not in ENGINES:
             raise VmmError(f"unknown engine {engine!r} (have: {', '.join(ENGINES)})")
         if jit_tier not in (0, 2):
@@ -85,7 +83,6 @@ class Machine:
             raise VmmError(f"translation cache size {tcache_size!r} is not between 1 and {MAX_LIMIT} blocks")
         self.tcache_size = tcache_size
         self.jit_threshold = cache_limits.JIT_THRESHOLD if jit_threshold is None else jit_threshold
-        self.jit_background = jit_background
         if not 1 <= self.jit_threshold <= cache_limits.MAX_JIT_THRESHOLD:
             raise VmmError(f"jit threshold {jit_threshold!r} is not between 1 and {cache_limits.MAX_JIT_THRESHOLD} runs")
         self.persistent_tcache = persistent_tcache

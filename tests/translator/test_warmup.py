@@ -41,10 +41,9 @@ done:
 """
 
 
-def run(variant, count, threshold, max_insns=100_000, background=False):
-    """Compiles on the monitor's thread unless `background`: the counts below are exact."""
+def run(variant, count, threshold, max_insns=100_000):
     src = LOOP.format(count=count)
-    m = machine_with(variant, src, jit_threshold=threshold, jit_background=background)
+    m = machine_with(variant, src, jit_threshold=threshold)
     return m, m.run(max_insns=max_insns), labels(src)
 
 
@@ -170,16 +169,3 @@ def test_take_hot_skips_dropped_blocks_and_counts_reused_slots_afresh(cache):
     assert cache.take_hot(50) == [new]
     cache.flush()
     assert cache.take_hot(0) == []
-
-
-@pytest.mark.parametrize("variant", JIT_VARIANTS)
-def test_background_compile_of_warm_blocks_gives_the_same_run(variant):
-    """With the compile on the worker (the default), the block goes on being interpreted until
-    its code arrives: the run, instruction count included, is the interpreter's, and once
-    the worker is drained the block is translated."""
-    m, result, at = run(variant, count=3000, threshold=5, background=True)
-    i, reference, _ = run("interp", count=3000, threshold=5)
-    assert result.reason == reference.reason == "halt"
-    assert registers(m) == registers(i) and m.state.icount == i.state.icount
-    m.translator.drain()
-    assert at["again"] in m.translator.cache.blocks and not m.translator.queued

@@ -1,7 +1,6 @@
-"""Compilation off the guest's thread: hot blocks are recompiled with LLVM's optimisation
-passes while the guest keeps running their tier-0 code, and, with a jit threshold (an OS
-boot), warm blocks are compiled at tier 0 while the interpreter goes on running them, as
-HotSpot and V8 compile in the background.  LLVM (like the guest's native code) runs without the GIL, so
+"""Tier-2 compilation off the guest's thread: hot blocks are recompiled with LLVM's
+optimisation passes while the guest keeps running their tier-0 code, as HotSpot and V8
+compile in the background.  LLVM (like the guest's native code) runs without the GIL, so
 on a machine with two cores the optimising compile costs the guest almost nothing.
 
 llvmlite runs one LLVM call at a time (a process-wide lock in its binding layer), so
@@ -16,12 +15,12 @@ One worker thread serves every machine of the process (a ThreadPoolExecutor, whi
 also waits for a compile in progress when Python exits).  What it may touch is fixed:
 a Jit's tier-2 LLVM context, target machine and execution engine are used by the
 worker only once a job for that Jit has been submitted; the monitor installs the
-compiled code (Translator._install_jobs) on its own thread, between dispatcher calls,
+compiled code (Translator._install_tier2) on its own thread, between dispatcher calls,
 when no translated code is running.  `Translator.drain()` waits for every job.
 
 Example:
     job = submit(jit, module_text, ["b_1000_o2"], {"vmm.ram": base})
-    job.result()        # ({"b_1000_o2": host address}, library, seconds, object code), once done
+    job.result()        # ({"b_1000_o2": host address}, library, seconds), once the worker is done
 """
 
 import time
@@ -30,17 +29,17 @@ from concurrent.futures import ThreadPoolExecutor
 _executor = None
 
 
-def submit(jit, module_text, names, symbols, permanent=False, tier=2):
-    """Compile `module_text` at `tier` on the worker and link it with `symbols` (the
+def submit(jit, module_text, names, symbols, permanent=False):
+    """Compile `module_text` at tier 2 on the worker and link it with `symbols` (the
     addresses are found on the monitor's thread): a Future of ({name: host address},
-    library, seconds the compile took, the object code)."""
+    library, seconds the compile took)."""
     global _executor
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vmm-tier2")
-    return _executor.submit(_compile, jit, module_text, names, symbols, permanent, tier)
+    return _executor.submit(_compile, jit, module_text, names, symbols, permanent)
 
 
-def _compile(jit, module_text, names, symbols, permanent, tier):
+def _compile(jit, module_text, names, symbols, permanent):
     start = time.perf_counter()
-    addresses, library, obj = jit.compile(module_text, names, tier=tier, symbols=symbols, permanent=permanent)
-    return addresses, library, time.perf_counter() - start, obj
+    addresses, library, _ = jit.compile(module_text, names, tier=2, symbols=symbols, permanent=permanent)
+    return addresses, library, time.perf_counter() - start

@@ -26,7 +26,6 @@ Example:
 """
 
 import ctypes
-import functools
 import struct
 import time
 
@@ -77,7 +76,7 @@ class Translator:
         self._tlb_fill = _TLB_FILL(self._fill)
         self.tlb_fill_slot = ctypes.c_uint64(ctypes.cast(self._tlb_fill, ctypes.c_void_p).value)
         self.layout.tlb_fill_slot = ctypes.addressof(self.tlb_fill_slot)
-        self.jobs = []               # (Future, install function): compiling on the worker
+        self.tier2_jobs = []         # (Future, install function) compiling in the background
         module = Module("dispatcher")
         build_dispatcher(module, self.cache.jump_cache_address)
         addresses, _, _ = self.jit.compile(module.text(), ["dispatch"], tier=2, permanent=True)
@@ -99,7 +98,6 @@ class Translator:
         self.exits = {MISS: 0, STEP: 0, BUDGET: 0}
         self.step_counts = {}        # address -> times the monitor ran that instruction
         self.warm = {}               # block key -> runs in the interpreter, below the jit threshold
-        self.queued = set()          # block keys being compiled on the worker (interpreted meanwhile)
         # Per tier: blocks translated and seconds spent, IR generation and LLVM together
         # (and linking), and how many of those blocks came from the persistent cache.
         self.translation = {tier: {"blocks": 0, "seconds": 0.0, "loaded": 0} for tier in (0, 2)}
@@ -134,9 +132,9 @@ class Translator:
             if s.eflags & TF_MASK:                   # single-stepping (a #DB trap after each): interpreted
                 interp.run(m, min(limit - s.icount, MAX_INSNS))
                 continue
-            if self.jobs:
-                self._install_jobs()
-                if self.jobs:                  # still compiling: come back soon to install it
+            if self.tier2_jobs:
+                self._install_tier2()
+                if self.tier2_jobs:                  # still compiling: come back soon to install it
                     s.icount_limit = min(limit, s.icount + POLL)
             if m.trace is not None and m.trace.nochain:
                 self._trace_next_block()
@@ -155,12 +153,11 @@ class Translator:
             if key is not None and key not in self.step_sites:
                 if self.cache.lookup(key) is not None:
                     continue
-                if key not in self.queued:
-                    if self.disk is not None and key not in self.warm and self._from_disk(s.eip, key):
-                        continue
-                    if not self._warming(key) and self.translate(s.eip, key):
-                        continue
-                cold = key in self.queued or key in self.warm
+                if self.disk is not None and key not in self.warm and self._from_disk(s.eip, key):
+                    continue
+                cold = self._warming(key)
+                if not cold and self.translate(s.eip, key):
+                    continue
             if code in (MISS, STEP) and s.icount < limit:
                 if not cold:
                     self.step_counts[s.eip] = self.step_counts.get(s.eip, 0) + 1
@@ -247,8 +244,7 @@ class Translator:
                 continue
             phys = phys0 + addr - eip if paging else addr
             k = block_key(addr, phys, mode)
-            if (k in self.cache.blocks or k in self.step_sites or k in seen or k in self.queued
-                    or (k != key and not self._ran(k))):
+            if k in self.cache.blocks or k in self.step_sites or k in seen or (k != key and not self._ran(k)):
                 continue
             seen.add(k)
             if not 0 <= phys < self.m.memory.size or addr in self.m.breakpoints:
@@ -296,19 +292,15 @@ class Translator:
         """Compile (or load) the planned blocks and put them in the cache; True if block
         `key` is now translated."""
         self._free_dead()
-        if self.cache.held + len(self.queued) + len(planned) > self.cache.limit:
+        if self.cache.held + len(planned) > self.cache.limit:
             self.evict_all()
         if self.m.jit_tier == 2:
             self.drain()                 # tier 2 here, on this thread: the worker must be idle
         if self.m.trace is not None:
             for addr, _, insns, _ in planned:
                 self.m.trace.translated(addr, insns)
-        # With a warm-up threshold the block is interpreted anyway: it goes on being
-        # interpreted while the worker compiles it (a boot's LLVM time off its critical path).
-        later = self.m.jit_background and self.m.jit_threshold > 1 and self.m.jit_tier == 0
-        compiled = self._compile(planned, mode, tier=self.m.jit_tier, later=later)
-        if compiled is not None:
-            self.cache.install(*compiled)
+        unit, blocks = self._compile(planned, mode, tier=self.m.jit_tier)
+        self.cache.install(unit, blocks)
         return key in self.cache.blocks
 
     def _ran(self, key):
@@ -387,31 +379,28 @@ class Translator:
         self.translation[tier]["blocks"] += blocks
         self.translation[tier]["seconds"] += time.perf_counter() - start
 
-    def _compile(self, planned, mode, tier, later=False):
+    def _compile(self, planned, mode, tier):
         """Compiled code for the planned blocks, or their code from the persistent cache:
-        (CodeUnit, [Block]) ready to install; with `later`, code not in the persistent cache
-        is compiled on the worker and installed when it arrives (`_arrive`): then None."""
+        (CodeUnit, [Block]) ready to install."""
         start = time.perf_counter()
         blocks = [Block(phys, insns, fallthrough, self.cache.new_index(), None, tier=tier, eip=addr, mode=mode)
                   for addr, phys, insns, fallthrough in planned]
         key = self.disk.key(self._batch_material(planned, mode, tier)) if self.disk is not None else None
         linked = self._load(key, blocks) if key is not None else None
-        if linked is None and later:
-            module, names = self._lower(blocks, mode, tier)
-            externals = module.externals()
-            job = background.submit(self.jit, module.text(), names, self._symbols(externals, blocks), tier=tier)
-            arrive = functools.partial(self._arrive, planned, blocks, names, externals, mode, tier, key,
-                                       self._batch_material(planned, mode, tier))
-            self.jobs.append((job, arrive))
-            self.queued.update(block.key for block in blocks)
-            self._account(tier, len(blocks), start)
-            return None
         if linked is None:
-            module, names = self._lower(blocks, mode, tier)
+            module = self._new_module()
+            names = [f"b_{block.eip:08x}_{self.module_count}" for block in blocks]
+            for k, (block, name) in enumerate(zip(blocks, names)):
+                self.emit_block(module, name, block.insns, block.fallthrough, k,
+                                self.chain_symbols(k, block.eip, mode), tier, mode)
             obj = self.jit.emit(module.text(), tier)
             self.jit.stats[tier]["functions"] += len(names)
             externals = module.externals()
-            self._store(key, planned, mode, tier, names, externals, obj)
+            if key is not None:
+                self.disk.put(key, {"names": names, "symbols": externals}, obj)
+                eips = [block.eip for block in blocks]
+                for one in planned:             # the index a later run's first miss looks in
+                    self.disk.put_index(self.disk.key(self._batch_material([one], mode, tier)), key, eips)
             linked = names, self.jit.link(obj, names, self._symbols(externals, blocks))
         else:
             self.translation[tier]["loaded"] += len(blocks)
@@ -420,41 +409,6 @@ class Translator:
             block.fn_name, block.fn_address = name, addresses[name]
         self._account(tier, len(blocks), start)
         return CodeUnit(library, len(blocks)), blocks
-
-    def _arrive(self, planned, blocks, names, externals, mode, tier, key, material, addresses, library, obj):
-        """Code the worker compiled for warm blocks: installed if their guest bytes are as
-        they were when it was asked for and none of them was translated meanwhile, else freed."""
-        self.queued.difference_update(block.key for block in blocks)
-        self.jit.stats[tier]["functions"] += len(names)
-        unit = CodeUnit(library, len(blocks))
-        if self._batch_material(planned, mode, tier) != material or any(b.key in self.cache.blocks for b in blocks):
-            self.cache.add(unit)
-            self.cache.settle(unit)              # no block runs it: freed at the next safe point
-            self.cache.free_indices.extend(block.index for block in blocks)
-            return
-        self._store(key, planned, mode, tier, names, externals, obj)
-        for block, name in zip(blocks, names):
-            block.fn_name, block.fn_address = name, addresses[name]
-        self.cache.install(unit, blocks)
-
-    def _lower(self, blocks, mode, tier):
-        """A module with one function per block: (module, function names)."""
-        module = self._new_module()
-        names = [f"b_{block.eip:08x}_{self.module_count}" for block in blocks]
-        for k, (block, name) in enumerate(zip(blocks, names)):
-            self.emit_block(module, name, block.insns, block.fallthrough, k,
-                            self.chain_symbols(k, block.eip, mode), tier, mode)
-        return module, names
-
-    def _store(self, key, planned, mode, tier, names, externals, obj):
-        """Keep a compiled batch in the persistent cache, with the per-block index a later
-        run's first miss looks in."""
-        if key is None:
-            return
-        self.disk.put(key, {"names": names, "symbols": externals}, obj)
-        eips = [addr for addr, _, _, _ in planned]
-        for one in planned:
-            self.disk.put_index(self.disk.key(self._batch_material([one], mode, tier)), key, eips)
 
     def _batch_material(self, planned, mode, tier):
         """What a batch's code depends on besides `salt`: tier, mode, and each planned
@@ -484,13 +438,13 @@ class Translator:
     def tier_up(self):
         """Recompile blocks that ran TIER2_THRESHOLD times at tier 0 with the optimisation pipeline, as one
         batch: the IR is written here, LLVM runs on the background thread, and the code is
-        installed by a later `_install_jobs` (the guest runs the tier-0 code meanwhile)."""
+        installed by a later `_install_tier2` (the guest runs the tier-0 code meanwhile)."""
         hot = self.cache.take_hot(cache_limits.TIER2_THRESHOLD)
         # The flags helper goes to tier 2 with the first hot blocks, or at once when blocks
         # start at tier 2 (jit_tier=2): a loop of inc or adc calls it on every pass.
         if self.cc_flags_text is not None and (hot or self.m.jit_tier == 2):
-            self.jobs.append((background.submit(self.jit, self.cc_flags_text, ["cc_flags"], {}, permanent=True),
-                                    lambda addresses, _, __: setattr(self.cc_flags_slot, "value", addresses["cc_flags"])))
+            self.tier2_jobs.append((background.submit(self.jit, self.cc_flags_text, ["cc_flags"], {}, permanent=True),
+                                    lambda addresses, _: setattr(self.cc_flags_slot, "value", addresses["cc_flags"])))
             self.cc_flags_text = None
         for first in range(0, len(hot), TIER2_BATCH):
             self._submit_tier2(hot[first:first + TIER2_BATCH])
@@ -503,8 +457,8 @@ class Translator:
             self.emit_block(module, name, block.insns, block.fallthrough, k,
                             self.chain_symbols(k, block.eip, block.mode), 2, block.mode)
         table = self._symbols(module.externals(), hot)
-        self.jobs.append((background.submit(self.jit, module.text(), names, table),
-                                lambda addresses, library, _: self._replace(hot, names, addresses, library)))
+        self.tier2_jobs.append((background.submit(self.jit, module.text(), names, table),
+                                lambda addresses, library: self._replace(hot, names, addresses, library)))
         self._account(2, len(hot), start)
 
     def _replace(self, blocks, names, addresses, library):
@@ -516,21 +470,21 @@ class Translator:
             self.cache.replace(block, addresses[name], 2, unit)
         self.cache.settle(unit)
 
-    def _install_jobs(self, wait=False):
-        """Put code the worker finished in place (all of it, waiting, if `wait`)."""
+    def _install_tier2(self, wait=False):
+        """Put finished tier-2 code in place (all of it, waiting, if `wait`)."""
         pending = []
-        for job, install in self.jobs:
+        for job, install in self.tier2_jobs:
             if not (wait or job.done()):
                 pending.append((job, install))
                 continue
-            addresses, library, seconds, obj = job.result()
+            addresses, library, seconds = job.result()
             self.translation[2]["background_seconds"] += seconds
-            install(addresses, library, obj)
-        self.jobs = pending
+            install(addresses, library)
+        self.tier2_jobs = pending
 
     def drain(self):
         """Wait for the background compiles and install their code (tests, the inspector)."""
-        self._install_jobs(wait=True)
+        self._install_tier2(wait=True)
 
     # ---- figures ---------------------------------------------------------------------------
     def progress(self):
