@@ -3,7 +3,7 @@ invalidation, precise exceptions, batching and tiers."""
 
 from vmm.cache.tcache import jump_cache_index
 
-from tests.asmguest import assemble, run_asm, machine_with
+from tests.asmguest import assemble, labels, run_asm, machine_with
 
 LOOP = """
     mov ecx, 100000
@@ -146,3 +146,43 @@ def test_code_rewritten_while_tier_two_compiles_is_not_resurrected():
     m.translator.drain()
     interp, _ = run_asm("interp", patched)
     assert m.reg_read("eax") == interp.reg_read("eax")
+
+
+SETTLING_CODE = """
+    mov edi, 0
+patch:
+    mov byte ptr [site + 1], 0x44       ; a store into the code of `site`: its block is dropped
+    call site
+    inc edi
+    cmp edi, 4
+    jb patch
+    mov edi, 0
+settled:
+    call site
+    inc edi
+    cmp edi, 3000
+    jb settled
+    cli
+    hlt
+site:
+    mov eax, 0x11223344
+    add ebx, eax
+    ret
+"""
+
+
+def test_code_that_stops_changing_is_translated_again():
+    """Code rewritten SMC_LIMIT times is left to the interpreter, but once it has run
+    STEP_RETRY times unchanged it is translated again (Linux patches its static keys a few
+    times at boot, then runs that code hot); the results stay the interpreter's."""
+    from vmm.translator.engine import STEP_RETRY
+    from vmm.cache.tcache import block_key
+    at = labels(SETTLING_CODE)
+    m = machine_with("jit", SETTLING_CODE)
+    assert m.run().reason == "halt"
+    interp, _ = run_asm("interp", SETTLING_CODE)
+    assert m.reg_read("ebx") == interp.reg_read("ebx") and m.state.icount == interp.state.icount
+    site = block_key(at["site"], at["site"], 0)
+    assert m.translator.step_counts[at["site"]] == STEP_RETRY        # interpreted so often, then no more
+    assert site in m.translator.cache.blocks and site not in m.translator.step_sites
+    assert m.translator.cache.count(m.translator.cache.blocks[site]) >= 3000 - STEP_RETRY

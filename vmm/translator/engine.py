@@ -56,7 +56,11 @@ BATCH_INSNS = 512          # ...and most guest instructions
 TIER2_BATCH = 8            # blocks per tier-2 job: llvmlite runs one LLVM call at a time, so a
                            # tier-0 compile waits for the job's call in progress
 POLL = 200_000             # instructions between looks for finished tier-2 code while one compiles
-SMC_LIMIT = 3              # invalidations after which code at an address is interpreted instead
+SMC_LIMIT = 3              # invalidations after which code at an address is interpreted instead...
+STEP_RETRY = 1_000         # ...until it has run this many times there unchanged: then it is translated
+                           # again (Linux patches a function's static keys a few times at boot, then
+                           # runs it 100,000 times), and an address with nothing translatable is
+                           # looked at again as cheaply
 
 _DISPATCH = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
 _TLB_FILL = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint32)
@@ -160,7 +164,7 @@ class Translator:
                     continue
             if code in (MISS, STEP) and s.icount < limit:
                 if not cold:
-                    self.step_counts[s.eip] = self.step_counts.get(s.eip, 0) + 1
+                    self._count_step(key)
                 if code == STEP or cold or self._keeps_changing(key):
                     self._interpret_to_block_end()      # mid-block, not yet hot, or code that keeps changing
                 else:
@@ -178,6 +182,15 @@ class Translator:
         except GuestFault:
             return None
         return block_key(s.eip, phys, mode)
+
+    def _count_step(self, key):
+        """The monitor runs the instruction at EIP; every STEP_RETRY times at a step site, the
+        site and its rewrite count are forgotten, so code that stopped changing is translated
+        again (if it changes again, SMC_LIMIT more rewrites bring it back here)."""
+        runs = self.step_counts[self.m.state.eip] = self.step_counts.get(self.m.state.eip, 0) + 1
+        if key is not None and runs % STEP_RETRY == 0 and key in self.step_sites:
+            self.step_sites.discard(key)
+            self.cache.invalidations.pop(key & 0xFFFFFFFF, None)
 
     def _keeps_changing(self, key):
         """Code at block `key` was rewritten SMC_LIMIT times (None: EIP cannot be fetched)."""
