@@ -86,9 +86,15 @@ def qemu_guest(iters, memory_mb=128, options=""):
     return _measured(seconds, None, done.stdout)
 
 
+NO_DISK_CACHE = "--no-tcache"
+
+
 def vmm_process(engine, iters, image=BENCH_IMAGE, options=""):
-    """`python3 -m vmm run` on the bench guest; run_s and instructions from its summary line."""
-    seconds, done = _python(["-m", "vmm", "run", str(image), "--engine", engine, "--append", f"iters={iters}{options}"])
+    """`python3 -m vmm run` on the bench guest; run_s and instructions from its summary line.
+    Without the persistent translation cache (NO_DISK_CACHE): every run compiles what it
+    runs, as QEMU does, so the figures do not depend on what ran before."""
+    seconds, done = _python(["-m", "vmm", "run", str(image), "--engine", engine, "--append", f"iters={iters}{options}",
+                             NO_DISK_CACHE])
     summary = SUMMARY.search(done.stderr)
     if summary is None:
         raise VmmError(f"the bench's `vmm run` failed: {done.stderr.decode(errors='replace').strip()}")
@@ -97,7 +103,7 @@ def vmm_process(engine, iters, image=BENCH_IMAGE, options=""):
 
 def startup(image, engines=("vmm-jit", "qemu")):
     """Whole-process seconds of `vmm run IMAGE` (jit) and of qemu-system-i386 -kernel IMAGE."""
-    run = {"vmm-jit": lambda: _python(["-m", "vmm", "run", str(image)]),
+    run = {"vmm-jit": lambda: _python(["-m", "vmm", "run", str(image), NO_DISK_CACHE]),
            "qemu": lambda: _process(qemu_command(image))}
     return {engine: run[engine]()[0] for engine in engines}
 
