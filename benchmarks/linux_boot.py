@@ -77,7 +77,7 @@ def boot(argv, env=None, poweroff=True):
             else:
                 console.process.kill()
                 console.wait(30)
-            return seconds, console.process.stderr.read().decode(errors="replace")
+            return seconds, console.errors()
     finally:
         os.environ.clear()
         os.environ.update(saved)

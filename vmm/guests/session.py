@@ -26,16 +26,23 @@ class ConsoleTimeout(AssertionError):
 
 
 class ConsoleSession:
-    def __init__(self, argv, stderr=subprocess.PIPE):
+    """`argv` started with its stdin and stdout on pipes; its stderr is collected too (a
+    thread reads it as it comes, so a chatty process never blocks on a full pipe) and read
+    back with `errors()` once it has ended."""
+
+    def __init__(self, argv):
         self.argv = argv
         self.started = time.monotonic()
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.output = bytearray()
+        self.stderr = bytearray()
         self.consumed = 0
         self.changed = threading.Condition()
         self.marks = 0
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
+        self.error_reader = threading.Thread(target=self._read_errors, daemon=True)
+        self.error_reader.start()
 
     def __enter__(self):
         return self
@@ -52,6 +59,16 @@ class ConsoleSession:
                 self.changed.notify_all()
         with self.changed:
             self.changed.notify_all()
+
+    def _read_errors(self):
+        while chunk := self.process.stderr.read1(4096):
+            self.stderr += chunk
+
+    def errors(self):
+        """What the process wrote on stderr, once it has ended."""
+        self.process.wait()
+        self.error_reader.join()
+        return self.stderr.decode(errors="replace")
 
     def text(self, start=0):
         return _clean(self.output[start:])
