@@ -63,24 +63,19 @@ def plot(runs, path):
 
 
 def boot(argv, env=None, poweroff=True):
-    """Seconds to the marker, and the process's stderr after it ends (vmm) or is killed."""
-    saved = dict(os.environ)
-    os.environ.update(env or {})
-    try:
-        with ConsoleSession(argv) as console:
-            console.expect(MARKER, timeout=LIMIT)
-            seconds = console.elapsed()
-            if poweroff:
-                console.expect("/ # ", timeout=120)
-                console.send("poweroff\n")
-                console.wait(300)
-            else:
-                console.process.kill()
-                console.wait(30)
-            return seconds, console.errors()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    """Seconds to the marker, and the process's stderr after it ends (vmm) or is killed;
+    `env`: variables to add to the process's environment."""
+    with ConsoleSession(argv, env=dict(os.environ, **(env or {}))) as console:
+        console.expect(MARKER, timeout=LIMIT)
+        seconds = console.elapsed()
+        if poweroff:
+            console.expect("/ # ", timeout=120)
+            console.send("poweroff\n")
+            console.wait(300)
+        else:
+            console.process.kill()
+            console.wait(30)
+        return seconds, console.errors()
 
 
 def main():

@@ -38,11 +38,12 @@ from dataclasses import dataclass, field
 import numpy
 
 from ..memory import CODE_SHIFT
+from ..x86.tlb import PAGE_SHIFT
 from . import DEFAULT_LIMIT
 from ..translator.dispatch import JUMP_CACHE_BITS, jump_cache_index
 
 MAX_CHAIN_SLOTS = 1 << 18
-PAGE_BITS = numpy.uint64(12)
+PAGE_BITS = numpy.uint64(PAGE_SHIFT)
 ONE, EIP_MASK = numpy.uint64(1), numpy.uint64(0xFFFFFFFF)
 
 
@@ -276,7 +277,7 @@ class TranslationCache:
             ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
             return
         pages = ((self.jump_tags - ONE) & EIP_MASK) >> PAGE_BITS        # tag = eip + 1 + mode << 32
-        stale = pages == page >> int(PAGE_BITS) if page is not None else ~keep[pages]
+        stale = pages == page >> PAGE_SHIFT if page is not None else ~keep[pages]
         self.jump_tags[stale] = 0
 
     def flush(self):

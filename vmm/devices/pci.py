@@ -6,10 +6,10 @@ CONFIG_DATA (0xCFC-0xCFF) reads the host bridge's configuration header at bus 0,
 function 0: an Intel 440FX (8086:1237, class 0x0600, revision 2, as QEMU's PC has), so a
 kernel finds a sane mechanism #1 (Linux's pci_sanity_check looks for a host bridge; without
 one it says "PCI: Fatal: No config space access function found").  Every other register of
-it reads 0 and every other device, all ones (vendor ID 0xFFFF: absent); writes are dropped.  Byte and word accesses to 0xCF8-0xCFB
-are not configuration cycles: they read all ones, except a byte at 0xCF9, the reset
-control register, where a write with bit 2 set resets the machine (`reset()`; Linux's
-reboot=pci writes 0x02 then 0x06).
+it reads 0 and every other device, all ones (vendor ID 0xFFFF: absent); writes are dropped.
+Byte and word accesses to 0xCF8-0xCFB are not configuration cycles: they read all ones,
+except a byte at 0xCF9, the reset control register, where a write with bit 2 set resets the
+machine (`reset()`; Linux's reboot=pci writes 0x02 then 0x06).
 
 Example:
     pci = PciHost(reset=lambda: print("reset"))

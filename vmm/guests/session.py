@@ -26,14 +26,15 @@ class ConsoleTimeout(AssertionError):
 
 
 class ConsoleSession:
-    """`argv` started with its stdin and stdout on pipes; its stderr is collected too (a
-    thread reads it as it comes, so a chatty process never blocks on a full pipe) and read
-    back with `errors()` once it has ended."""
+    """`argv` started (with environment `env`, default this process's) with its stdin and
+    stdout on pipes; its stderr is collected too (a thread reads it as it comes, so a chatty
+    process never blocks on a full pipe) and read back with `errors()` once it has ended."""
 
-    def __init__(self, argv):
+    def __init__(self, argv, env=None):
         self.argv = argv
         self.started = time.monotonic()
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        env=env)
         self.output = bytearray()
         self.stderr = bytearray()
         self.consumed = 0

@@ -260,15 +260,16 @@ class Translator:
             if k in self.cache.blocks or k in self.step_sites or k in seen or (k != key and not self._ran(k)):
                 continue
             seen.add(k)
-            if not 0 <= phys < self.m.memory.size or addr in self.m.breakpoints:
+            plan = self._plan(addr, phys, paging)
+            if plan is None:
                 continue                 # a breakpoint: the interpreter stops there (interp.run)
-            insns, fallthrough = form_block(self.m.decoder, addr, phys, paging, self.m.breakpoints)
+            _, _, insns, fallthrough = plan
             if not insns or self.cache.invalidations.get(phys, 0) >= SMC_LIMIT:
                 # Nothing translatable, or code rewritten again and again (self-modifying
                 # loops): retranslating costs milliseconds, interpreting microseconds.
                 self.step_sites.add(k)
                 continue
-            planned.append((addr, phys, insns, fallthrough))
+            planned.append(plan)
             todo.extend(_static_successors(insns, fallthrough))
         if not planned:
             return False
@@ -282,24 +283,25 @@ class Translator:
         mode, phys = mode_of(self.m.state), key & 0xFFFFFFFF
         paging, tier = bool(mode & MODE_PAGING), self.m.jit_tier
         first = self._plan(eip, phys, paging)
-        entry = first and self.disk.index(self.disk.key(self._batch_material([first], mode, tier)))
+        entry = first and first[2] and self.disk.index(self._block_disk_key(first, mode, tier))
         if not entry:
             return False
         batch_key, eips = entry
         planned = [first if addr == eip else self._plan(addr, phys + addr - eip if paging else addr, paging)
                    for addr in eips]
-        if (not all(planned) or any(block_key(addr, p, mode) in self.cache.blocks for addr, p, _, _ in planned)
+        if (not all(plan and plan[2] for plan in planned)
+                or any(block_key(addr, p, mode) in self.cache.blocks for addr, p, _, _ in planned)
                 or self.disk.key(self._batch_material(planned, mode, tier)) != batch_key):
             return False
         return self._install(planned, mode, key)
 
     def _plan(self, addr, phys, paging):
-        """(addr, phys, insns, fallthrough) of the block at `addr`, or None if it cannot be
-        translated (outside RAM, a breakpoint, nothing translatable)."""
+        """(addr, phys, insns, fallthrough) of the block at `addr` (insns empty when nothing
+        there is translatable), or None outside RAM or at a breakpoint."""
         if not 0 <= phys < self.m.memory.size or addr in self.m.breakpoints:
             return None
         insns, fallthrough = form_block(self.m.decoder, addr, phys, paging, self.m.breakpoints)
-        return (addr, phys, insns, fallthrough) if insns else None
+        return addr, phys, insns, fallthrough
 
     def _install(self, planned, mode, key):
         """Compile (or load) the planned blocks and put them in the cache; True if block
@@ -413,7 +415,7 @@ class Translator:
                 self.disk.put(key, {"names": names, "symbols": externals}, obj)
                 eips = [block.eip for block in blocks]
                 for one in planned:             # the index a later run's first miss looks in
-                    self.disk.put_index(self.disk.key(self._batch_material([one], mode, tier)), key, eips)
+                    self.disk.put_index(self._block_disk_key(one, mode, tier), key, eips)
             linked = names, self.jit.link(obj, names, self._symbols(externals, blocks))
         else:
             self.translation[tier]["loaded"] += len(blocks)
@@ -431,6 +433,10 @@ class Translator:
             length = insns[-1].address + insns[-1].size - addr
             parts.append(struct.pack("<II", addr, length) + self.m.memory.read(phys, length))
         return b"".join(parts)
+
+    def _block_disk_key(self, plan, mode, tier):
+        """The persistent cache's index key of one planned block (a batch of its own)."""
+        return self.disk.key(self._batch_material([plan], mode, tier))
 
     def _load(self, key, blocks):
         """(names, (addresses, library)) of the batch's code linked from the persistent cache,

@@ -171,14 +171,19 @@ def mov_to_dr(m, b, i):
     """Keeps the value: a guest (Linux clears all eight at boot) reads back what it wrote.
     Breakpoints in DR7 are not armed; vmm's own debugging is the gdb stub's."""
     dr, src = i.ops
-    n = dr.index | 2 if dr.index in (4, 5) else dr.index
+    n = _dr_number(dr)
     m.state.dr[n] = read(b, src) | DR_ONES.get(n, 0)
 
 
 def mov_from_dr(m, b, i):
     dst, dr = i.ops
-    n = dr.index | 2 if dr.index in (4, 5) else dr.index
+    n = _dr_number(dr)
     write(b, dst, m.state.dr[n] | DR_ONES.get(n, 0))
+
+
+def _dr_number(dr):
+    """The debug register an operand names: DR4 and DR5 are DR6 and DR7."""
+    return dr.index | 2 if dr.index in (4, 5) else dr.index
 
 
 def invlpg(m, b, i):

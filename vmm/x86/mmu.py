@@ -18,7 +18,7 @@ default, it stops the run with MemoryAccessError (a wild pointer in a test guest
 once); with `open_bus` set (a PC operating system, which may probe or touch addresses with
 nothing behind them, as Linux does reading its stack canary through %fs before paging is on),
 it behaves as a PC's bus does: reads give all ones, writes are dropped, and the first such
-addresses are kept in `unassigned` for the run's report.  Either way the guest can never
+accesses are kept in `unassigned` (for the API and debugging; `vmm run` does not print them).  Either way the guest can never
 reach host memory outside its RAM.
 
 Example:
