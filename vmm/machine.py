@@ -213,6 +213,8 @@ class Machine:
         self.halted = False
         if self.trace is not None:
             self.trace.interrupt(vector, None, self.state.eip, "external interrupt")
+        elif self.translator is not None and self.translator.deliver_external(vector):
+            return                        # the native fast path did it (vmm.translator.fastpath)
         deliver(self, vector, None, self.state.eip, f"IRQ vector {vector:#x}", external=True)
 
     def request_interrupt_check(self):

@@ -2,14 +2,18 @@
 
 `i32 dispatch(ptr state)` loops: look state.eip and the translation mode (CPL, paging;
 vmm.cache.tcache.mode_of) up in the jump cache (a native direct-mapped table, QEMU's
-tb_jmp_cache), call the block, and go on while blocks return CONTINUE.  A miss, a budget expiry or a STEP returns the exit code to Python.  Blocks check
-the budget themselves at entry.
+tb_jmp_cache), call the block, and go on while blocks return CONTINUE.  A miss, a budget
+expiry or a STEP returns the exit code to Python.  Blocks check the budget themselves at
+entry.  A STEP that left a page fault in `pending_fault` (Mmu.fill) is delivered here by the
+native fast path whose address is in the slot at `deliver_slot` (0 until it is compiled),
+and the loop goes on in the handler; only if it declines does Python see the STEP.
 
 Example:
-    build_dispatcher(module, jump_cache_address)      # then JIT-compile "dispatch"
+    build_dispatcher(module, jump_cache_address, deliver_slot)   # then JIT-compile "dispatch"
 """
 
-from .exits import CONTINUE, MISS
+from ..x86.exceptions import HAS_ERROR
+from .exits import CONTINUE, MISS, STEP
 from .irtext import TextArith, Value
 from .llvm_builder import OFFSETS
 
@@ -22,7 +26,7 @@ def jump_cache_index(phys):
     return (phys ^ (phys >> JUMP_CACHE_BITS)) & ((1 << JUMP_CACHE_BITS) - 1)
 
 
-def build_dispatcher(module, jump_cache_address):
+def build_dispatcher(module, jump_cache_address, deliver_slot):
     fn = module.function("dispatch", "i32", ["ptr %state"])
     b = TextArith(fn, module)
     state = Value("%state", "ptr")
@@ -48,4 +52,20 @@ def build_dispatcher(module, jump_cache_address):
     b.start("miss")
     b.ret(b.const(MISS, 32))
     b.start("out")
+    b.cbranch(b.eq(code, b.const(STEP, 32), 32), "step", "leave")
+    b.start("step")
+    fault_slot = b.gep(state, OFFSETS["pending_fault"][0])
+    fault = b.load_ptr("i32", fault_slot)
+    deliver = b.load_ptr("i64", b.inttoptr(b.const(deliver_slot, 64)))
+    native = b.and_(b.ne(fault, b.const(0, 32), 32), b.ne(deliver, b.const(0, 64), 64), 1)
+    b.cbranch(native, "fault", "leave")
+    b.start("fault")
+    b.store_ptr(b.const(0, 32), fault_slot)
+    vector = b.and_(b.lshr(fault, b.const(16, 32), 32), b.const(0xFF, 32), 32)
+    has_error = b.and_(b.lshr(fault, b.const(HAS_ERROR.bit_length() - 1, 32), 32), b.const(1, 32), 32)
+    error = b.and_(fault, b.const(0xFFFF, 32), 32)
+    args = [state, vector, error, has_error, b.load_ptr("i32", b.gep(state, OFFSETS["eip"][0])), b.const(0, 32)]
+    delivered = b.call(b.inttoptr(deliver).ref, "i32", args)
+    b.cbranch(b.eq(delivered, b.const(0, 32), 32), "loop", "leave")
+    b.start("leave")
     b.ret(code)

@@ -42,7 +42,7 @@ from .. import cache as cache_limits
 from ..cache.tcache import Block, CodeUnit, TranslationCache, block_key
 from ..cachedir import cache_dir
 from ..x86.fpu import native as native_helpers
-from . import background, symbols
+from . import background, fastpath, symbols
 from .blocks import MAX_INSNS, form_block
 from .dispatch import build_dispatcher
 from .exits import BUDGET, MISS, STEP
@@ -81,8 +81,17 @@ class Translator:
         self.tlb_fill_slot = ctypes.c_uint64(ctypes.cast(self._tlb_fill, ctypes.c_void_p).value)
         self.layout.tlb_fill_slot = ctypes.addressof(self.tlb_fill_slot)
         self.tier2_jobs = []         # (Future, install function) compiling in the background
+        # The native fast paths (vmm.translator.fastpath): compiled at first need, called
+        # through slots by blocks and the dispatcher; `fast_enabled` is off under -d tracing.
+        self.fast_slots = {name: ctypes.c_uint64() for name in fastpath.FUNCTIONS}
+        self.fast_enabled = ctypes.c_uint32(1)
+        self.fast_counts = (ctypes.c_uint64 * len(fastpath.FUNCTIONS))()
+        self.fast = None             # {name: ctypes function} once compiled
+        self.layout.fast = {f"{name}_slot": ctypes.addressof(slot) for name, slot in self.fast_slots.items()}
+        self.layout.fast.update(fast_enabled=ctypes.addressof(self.fast_enabled),
+                                fast_counts=ctypes.addressof(self.fast_counts))
         module = Module("dispatcher")
-        build_dispatcher(module, self.cache.jump_cache_address)
+        build_dispatcher(module, self.cache.jump_cache_address, ctypes.addressof(self.fast_slots["fast_deliver"]))
         addresses, _, _ = self.jit.compile(module.text(), ["dispatch"], tier=2, permanent=True)
         self.dispatch = _DISPATCH(addresses["dispatch"])
         # Blocks call the flags helper through a slot: a tier-0 build (10 ms) serves at once;
@@ -95,6 +104,7 @@ class Translator:
         self.cc_flags_slot.value = addresses["cc_flags"]
         self.cc_flags_text = module.text()       # compiled again at tier 2 with the first hot blocks
         self.machine_symbols = self.layout.symbols()
+        self.fast_slot_symbols = {symbols.machine(f"{name}_slot") for name in fastpath.FUNCTIONS}
         self.disk = DiskCache(cache_dir("tcache"), salt(machine.memory.size)) if machine.persistent_tcache else None
         self.state_address = ctypes.addressof(machine.state)
         self.step_sites = set()      # addresses whose first instruction the monitor runs
@@ -107,6 +117,7 @@ class Translator:
         self.translation = {tier: {"blocks": 0, "seconds": 0.0, "loaded": 0} for tier in (0, 2)}
         self.translation[2]["background_seconds"] = 0.0    # LLVM's share, off the guest's thread
         self.module_count = 0
+        self.tier_scan = 0           # icount at the last look for hot blocks (tier_up)
         self.loop_blocks = 0         # tier-2 blocks that jump to themselves, compiled as loops
         self.evictions = 0           # full flushes because the cache reached its limit
 
@@ -127,6 +138,7 @@ class Translator:
         while (s.icount < limit and m.stop_reason is None and not m.attention and not m.interrupt_waits()
                and not (entered and m.past_deadline())):
             entered = True
+            self.fast_enabled.value = m.trace is None
             if self.cache.dead:
                 self._free_dead()                    # no translated code runs here
             s.icount_limit = limit
@@ -147,6 +159,9 @@ class Translator:
             code = self.dispatch(self.state_address)
             s.icount_limit = limit
             self.exits[code] = self.exits.get(code, 0) + 1
+            if s.pending_fault:
+                s.pending_fault = 0              # the interpreter raises the #PF again...
+                self.fast_paths()                # ...and from now on the dispatcher delivers it
             if code == BUDGET and cap == limit and limit - s.icount < MAX_INSNS:
                 # The next block is longer than what is left: the interpreter runs the rest
                 # (fewer than MAX_INSNS), so the run retires exactly `budget` instructions.
@@ -169,7 +184,12 @@ class Translator:
                     self._interpret_to_block_end()      # mid-block, not yet hot, or code that keeps changing
                 else:
                     interp.run(m, 1)                    # a callout: its successor is translated
-        self.tier_up()
+        if s.icount - self.tier_scan >= cache_limits.TIER2_THRESHOLD:
+            # No block can have become hot in fewer instructions than the threshold: a guest
+            # that exits to the monitor every few instructions (a timer interrupt loop) does
+            # not pay a scan over every block's counter at each exit.
+            self.tier_scan = s.icount
+            self.tier_up()
         return s.icount - start
 
     def _current_key(self):
@@ -182,6 +202,28 @@ class Translator:
         except GuestFault:
             return None
         return block_key(s.eip, phys, mode)
+
+    def fast_paths(self):
+        """{name: ctypes function} of the native fast paths, compiled now if not yet
+        (about 20 ms, once per machine) and put in their slots."""
+        if self.fast is None:
+            module = Module("fastpath")
+            fastpath.build(module, self.layout)
+            table = {name: self.machine_symbols[name] for name in module.externals()}
+            addresses, _, _ = self.jit.compile(module.text(), list(fastpath.FUNCTIONS), tier=2, symbols=table,
+                                               permanent=True)
+            self.fast = {}
+            for name, address in addresses.items():
+                self.fast_slots[name].value = address
+                self.fast[name] = fastpath.SIGNATURES[name](address)
+        return self.fast
+
+    def deliver_external(self, vector):
+        """An external interrupt through the native fast path; False if it declined (the
+        monitor's general path delivers it then)."""
+        s = self.m.state
+        self.fast_enabled.value = self.m.trace is None
+        return self.fast_paths()["fast_deliver"](self.state_address, vector, 0, 0, s.eip, 0) == fastpath.DONE
 
     def _count_step(self, key):
         """The monitor runs the instruction at EIP; every STEP_RETRY times at a step site, the
@@ -366,6 +408,8 @@ class Translator:
             elif kind == "native":
                 table[name] = native_helpers.address(args[0])
             else:
+                if name in self.fast_slot_symbols:
+                    self.fast_paths()            # the block calls them: they must exist
                 table[name] = self.machine_symbols[name]
         return table
 

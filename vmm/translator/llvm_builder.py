@@ -35,11 +35,13 @@ from dataclasses import dataclass
 
 from ..x86 import flags
 from ..x86.builder import Builder
+from ..x86.exceptions import pending_word
 from ..x86.state import CpuState, FLAG_BITS
 from ..x86.mode import MODE_PAGING
 from ..x86.tlb import VIEWS, view_index
 from ..memory import CODE_SHIFT
 from .exits import CONTINUE, BUDGET, STEP
+from .rules import fast_path
 from . import symbols
 from .irtext import COMPARE_CHAIN_MAX, Module, TextArith, Value
 
@@ -47,7 +49,7 @@ from .irtext import COMPARE_CHAIN_MAX, Module, TextArith, Value
 def _field_offsets():
     """name -> (byte offset, width) for every CpuState field semantics may name."""
     table = {}
-    for name in ("eip", "eflags", "cc_op", "cc_dst", "cc_src", "cc_src2", "irq_pending"):
+    for name in ("eip", "eflags", "cc_op", "cc_dst", "cc_src", "cc_src2", "irq_pending", "pending_fault"):
         table[name] = (getattr(CpuState, name).offset, 32)
     for name in ("tsc", "icount", "icount_limit", "int_shadow"):
         table[name] = (getattr(CpuState, name).offset, 64)
@@ -86,11 +88,13 @@ class MemoryLayout:
         self.tlb = tlb
         self.cc_flags_slot = 0    # where the translator keeps the cc_flags helper's address
         self.tlb_fill_slot = 0    # and the TLB fill callback's: i64 fill(i32 linear, i32 kind)
+        self.fast = {}            # the native fast paths' slots, switch and counters, by name (fastpath)
 
     def symbols(self):
         """{symbol name: host address} of this machine."""
         table = {symbols.machine(name): getattr(self, name)
                  for name in ("ram", "code_map", "cc_flags_slot", "tlb_fill_slot")}
+        table.update({symbols.machine(name): address for name, address in self.fast.items()})
         if self.tlb is not None:
             for user, write in VIEWS:
                 table[symbols.machine(f"tlb{view_index(user, write)}")] = self.tlb.view_address(user, write)
@@ -311,7 +315,17 @@ class LLVMBuilder(TextArith, Builder):
         self.target = target
 
     def raise_if(self, cond, vector, error_code=None):
-        self._exit_if(cond)
+        """Leave before the instruction (as _exit_if), with the fault in `pending_fault`:
+        the native dispatcher delivers it through the fast path, without Python."""
+        if cond.const == 0:
+            return
+        exit_label = self._exit_label()
+        fault, go_on = self.fn.label("fault"), self.fn.label()
+        self.cbranch(cond, fault, go_on)
+        self.start(fault)
+        self._store("pending_fault", self.const(pending_word(vector, error_code), 32))
+        self.br(exit_label)
+        self.start(go_on)
 
     def _leave_if(self, cond, code):
         """Return `code` at once if cond (nothing written yet: the budget check)."""
@@ -336,12 +350,16 @@ class LLVMBuilder(TextArith, Builder):
         its code is emitted at the end of the function."""
         if cond.const == 0:
             return
+        go_on = self.fn.label()
+        self.cbranch(cond, self._exit_label(), go_on)
+        self.start(go_on)
+
+    def _exit_label(self):
+        """The current instruction's exit path (emitted once, at the end of the function)."""
         if self.exit_label is None:
             self.exit_label = self.fn.label(f"exit_{self.insn.address:x}_")
             self.pending_exits.append((self.exit_label, self.snapshot, self.insn.address, self.done))
-        go_on = self.fn.label()
-        self.cbranch(cond, self.exit_label, go_on)
-        self.start(go_on)
+        return self.exit_label
 
     pending_exits = None
 
@@ -361,9 +379,30 @@ class LLVMBuilder(TextArith, Builder):
         if self.pending_exits is None:
             self.pending_exits = []
         self.begin(insn)
-        insn.spec.sem(self, insn)
+        fast = fast_path(insn)
+        if fast is not None:
+            self._emit_fast(*fast)
+        else:
+            insn.spec.sem(self, insn)
         self.done += 1
         return self.target is not None
+
+    def _emit_fast(self, name, args):
+        """A callout with a native fast path, as the block's last instruction: the state as
+        before it is written back, and the helper (vmm.translator.fastpath) called through
+        its slot; if it declines, the block leaves with STEP (the monitor runs the
+        instruction), else it goes on at the EIP the helper set, reading state afresh."""
+        self._write_back(self.values, self.dirty, self.cc, self.cc_dirty, self.const(self.insn.address, 32),
+                         self.done)
+        helper = self.load_ptr("ptr", self.symbol(symbols.machine(f"{name}_slot")))
+        result = self.call(helper.ref, "i32", [STATE, *(self.const(a, 32) for a in args)], attrs=" nounwind")
+        declined, done = self.fn.label("declined"), self.fn.label("delivered")
+        self.cbranch(self.eq(result, self.const(0, 32), 32), done, declined)
+        self.start(declined)
+        self.ret(self.const(STEP, 32))
+        self.start(done)
+        self.values, self.dirty, self.cc, self.cc_dirty = {}, set(), None, False
+        self.target = self._load_field("eip")
 
     def finish(self, fallthrough, chain_slot=None, own_address=None):
         """Close the block: write state back, EIP = jump target or `fallthrough`, then chain.

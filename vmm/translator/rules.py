@@ -6,7 +6,10 @@ inspector and for block formation.
 
     IDENT    translated: the shared semantics lowered to IR as they are
     INLINE   translated: emulated in place against virtual CPU state (no exit)
-    CALLOUT  not translated: the block ends before it; the monitor runs it
+    CALLOUT  not translated: the block ends before it; the monitor runs it.  A callout
+             with a native fast path (int n, int3, iret: vmm.translator.fastpath) is
+             translated as the block's last instruction: the native code does the
+             common case, and the rest exits to the monitor before the instruction
     UNDEF    not translated: the block ends before it; the monitor raises #UD
 
 Example:
@@ -35,7 +38,17 @@ class Decision:
     reason: str
 
 
+FAST_REASON = "; translated code runs the common case natively (vmm.translator.fastpath)"
+
+
 def decide(insn):
     spec = insn.spec
     reason = spec.reason if spec.cls != UNDEF else f"{spec.reason} ({insn.why})"
+    if fast_path(insn) is not None:
+        return Decision(spec.cls, True, True, reason + FAST_REASON)
     return Decision(spec.cls, spec.cls in TRANSLATED, spec.ends_block, reason)
+
+
+def fast_path(insn):
+    """(native fast path name, its int arguments) for a callout that has one, else None."""
+    return insn.spec.fast(insn) if insn.spec.fast is not None else None

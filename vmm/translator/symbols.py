@@ -6,7 +6,9 @@ imports one set of symbols per library, vmm.translator.jit).  So the same object
 in another process, and is what the persistent translation cache (vmm.cache.disk) stores.
 
     vmm.ram  vmm.code_map  vmm.tlb0-3  vmm.cc_flags_slot  vmm.tlb_fill_slot
-                          per machine (MemoryLayout.symbols)
+    vmm.fast_<path>_slot  vmm.fast_enabled  vmm.fast_counts
+                          per machine (MemoryLayout.symbols; the native fast paths,
+                          vmm.translator.fastpath)
     vmm.counter.K         the execution counter of the module's K-th block
     vmm.chain.K.TARGET    the chain slot block K jumps through to reach TARGET (hex EIP)
     vmm.native.NAME       a native x87 helper (vmm.x86.fpu.native), compiled once per process

@@ -19,7 +19,7 @@ Example:
 """
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from dataclasses import replace
 
@@ -47,6 +47,8 @@ class Callout:
     ends_block: bool
     reason: str
     cpl0: bool = False
+    fast: Optional[Callable] = None    # insn -> (native fast path, its arguments) or None: translated
+                                       # code runs the common case natively (vmm.translator.fastpath)
 
 
 # ---- handlers ------------------------------------------------------------------------------
@@ -313,6 +315,11 @@ def _software_interrupt(m, b, vector, i, detail):
     b.jump(m.state.eip)
 
 
+def _fast_interrupt(vector, i):
+    """int n / int3 in translated code: the native delivery (error code none, software)."""
+    return "fast_deliver", (vector, 0, 0, i.next, 1)
+
+
 def int_n(m, b, i):
     _software_interrupt(m, b, i.ops[0].value & 0xFF, i, "int instruction")
 
@@ -394,11 +401,13 @@ def _entries():
         Callout("retf", C, retf, "stack, gdt, ldt", "cs, eip, ss, esp", True,
                 "reloads CS (and SS:ESP returning to an outer ring)"),
         Callout("iret", C, iret, "stack, gdt, ldt", "cs, eip, eflags, ss, esp", True,
-                "returns from an interrupt: CS and EFLAGS reload (SS:ESP to an outer ring)"),
+                "returns from an interrupt: CS and EFLAGS reload (SS:ESP to an outer ring)",
+                fast=lambda i: None if i.opsize16 else ("fast_iret", ())),
         Callout("sysenter", C, sysenter, "sysenter msrs", "cs, ss, esp, eip, eflags", True,
-                "fast system call: ring 0 with flat segments from IA32_SYSENTER_CS"),
+                "fast system call: ring 0 with flat segments from IA32_SYSENTER_CS",
+                fast=lambda i: ("fast_sysenter", ())),
         Callout("sysexit", C, sysexit, "sysenter msrs, ecx, edx", "cs, ss, esp, eip", True,
-                "fast return to ring 3", cpl0=True),
+                "fast return to ring 3", cpl0=True, fast=lambda i: ("fast_sysexit", ())),
         Callout("lar", C, probes.lar, "gdt, ldt", "gpr, eflags.ZF", False, "reads a descriptor's access rights"),
         Callout("lsl", C, probes.lsl, "gdt, ldt", "gpr, eflags.ZF", False, "reads a descriptor's limit"),
         Callout("verr", C, probes.verr, "gdt, ldt", "eflags.ZF", False, "checks a segment is readable"),
@@ -407,8 +416,10 @@ def _entries():
         Callout("rdmsr", C, rdmsr, "ecx, msrs", "eax, edx", False, "MSRs live in the monitor", cpl0=True),
         Callout("wrmsr", C, wrmsr, "ecx, eax, edx", "msrs", True, "MSRs live in the monitor", cpl0=True),
         Callout("int", C, int_n, "idt", "stack, cs, eip, eflags", True,
-                "software interrupt through the guest IDT (gate DPL >= CPL)"),
-        Callout("int3", C, int3, "idt", "stack, cs, eip, eflags", True, "breakpoint through the guest IDT"),
+                "software interrupt through the guest IDT (gate DPL >= CPL)",
+                fast=lambda i: _fast_interrupt(i.ops[0].value & 0xFF, i)),
+        Callout("int3", C, int3, "idt", "stack, cs, eip, eflags", True, "breakpoint through the guest IDT",
+                fast=lambda i: _fast_interrupt(BP, i)),
         Callout("int1", C, int1, "idt", "stack, cs, eip, eflags", True, "icebp: debug trap through the guest IDT"),
         Callout("into", C, into, "eflags.OF, idt", "stack, cs, eip, eflags", True, "overflow trap through the guest IDT"),
         Callout("invlpg", C, invlpg, "memory operand", "tlb", True, "TLB maintenance belongs to the monitor", cpl0=True),

@@ -22,5 +22,18 @@ NAMES = {
 HAS_ERROR_CODE = frozenset((DF, TS, NP, SS, GP, PF, AC))
 
 
+# CpuState.pending_fault, a fault translated code left its block for, which the native
+# dispatcher delivers without Python (vmm.translator.fastpath): 0, or PENDING | vector << 16
+# with HAS_ERROR and the error code (16 bits) if it has one.
+PENDING, HAS_ERROR = 1 << 31, 1 << 30
+
+
+def pending_word(vector, error_code):
+    """The CpuState.pending_fault word for a fault (`error_code` None: it has none)."""
+    if error_code is None:
+        return PENDING | vector << 16
+    return PENDING | HAS_ERROR | vector << 16 | (error_code & 0xFFFF)
+
+
 def name(vector):
     return NAMES.get(vector, f"interrupt {vector:#x}")

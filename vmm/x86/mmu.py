@@ -29,7 +29,7 @@ Example:
 """
 
 from ..errors import GuestFault, MemoryAccessError
-from .exceptions import PF
+from .exceptions import PF, pending_word
 from .state import CR0_PG, CS
 from .tlb import PAGE_SHIFT, Tlb
 
@@ -74,10 +74,12 @@ class Mmu:
 
     def fill(self, linear, write, user):
         """A TLB miss in translated code: walk and fill; the entry, or 0 if the access
-        faults or is not RAM (the instruction is then re-run by the interpreter)."""
+        faults or is not RAM (the block then leaves before the instruction).  A page fault
+        is left in `pending_fault` (with CR2 set) for the native dispatcher to deliver."""
         try:
             self._walk(linear, write, user)
-        except GuestFault:
+        except GuestFault as fault:
+            self.state.pending_fault = pending_word(fault.vector, fault.error_code)
             return 0
         return self.tlb.entry(linear, user, write)
 

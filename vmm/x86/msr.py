@@ -20,26 +20,33 @@ SYSENTER_CS, SYSENTER_ESP, SYSENTER_EIP = 0x174, 0x175, 0x176
 READ_ONLY = frozenset((PLATFORM_ID,))
 
 
+SEP = (SYSENTER_CS, SYSENTER_ESP, SYSENTER_EIP)      # kept in CpuState.sysenter, which native code reads
+
+
 class MsrFile:
     def __init__(self, state):
         self.state = state
-        self.stored = {PLATFORM_ID: 0, BIOS_SIGN_ID: 0, SYSENTER_CS: 0, SYSENTER_ESP: 0, SYSENTER_EIP: 0}
+        self.stored = {PLATFORM_ID: 0, BIOS_SIGN_ID: 0}
 
     def known(self, index, write=False):
         """Whether rdmsr (or wrmsr, with write=True) of `index` succeeds."""
         if write and index in READ_ONLY:
             return False
-        return index == TSC or index in self.stored
+        return index == TSC or index in SEP or index in self.stored
 
     def read(self, index):
         if index == TSC:
             return (self.state.tsc + self.state.icount) & 0xFFFFFFFFFFFFFFFF
         if index == BIOS_SIGN_ID:
             return 0                  # writing 0 then cpuid(1) is how software reads it; no microcode
+        if index in SEP:
+            return self.state.sysenter[SEP.index(index)]
         return self.stored[index]
 
     def write(self, index, value):
         if index == TSC:
             self.state.tsc = (value - self.state.icount) & 0xFFFFFFFFFFFFFFFF
+        elif index in SEP:
+            self.state.sysenter[SEP.index(index)] = value
         else:
             self.stored[index] = value

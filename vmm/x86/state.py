@@ -119,6 +119,9 @@ class CpuState(ctypes.Structure):
         ("icount_limit", ctypes.c_uint64),   # translated code returns to the monitor at this count
         ("int_shadow", ctypes.c_uint64),     # icount at which sti/mov ss still blocks interrupts
         ("irq_pending", ctypes.c_uint32),    # an interrupt waits for IF: set by the monitor
+        ("pending_fault", ctypes.c_uint32),  # a fault translated code left its block for
+                                             # (vmm.x86.exceptions.pending_word), delivered natively
+        ("sysenter", ctypes.c_uint64 * 3),   # IA32_SYSENTER_CS, _ESP, _EIP (vmm.x86.msr)
     ])
 
 

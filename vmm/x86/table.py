@@ -36,6 +36,7 @@ class Spec:
     ends_block: bool
     reason: str
     cc: Optional[str] = None
+    fast: Optional[Callable] = None      # a callout's native fast path (vmm.x86.callouts.Callout.fast)
 
 
 UNDEFINED = Spec("undefined", None, UNDEF, True, "not implemented by vmm: the guest gets #UD")
@@ -49,7 +50,7 @@ def _ident(name, sem, ends_block=False, cc=None, reason="no sensitive state: the
 
 def _registry(name):
     entry = REGISTRY[name]
-    return Spec(name, entry.handler, entry.cls, entry.ends_block, entry.reason)
+    return Spec(name, entry.handler, entry.cls, entry.ends_block, entry.reason, fast=entry.fast)
 
 
 def _build():
