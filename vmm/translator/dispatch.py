@@ -69,3 +69,4 @@ def build_dispatcher(module, jump_cache_address, deliver_slot):
     b.cbranch(b.eq(delivered, b.const(0, 32), 32), "loop", "leave")
     b.start("leave")
     b.ret(code)
+

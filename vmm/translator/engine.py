@@ -48,7 +48,7 @@ from .dispatch import build_dispatcher
 from .exits import BUDGET, MISS, STEP
 from .irtext import Module
 from .jit import Jit
-from .llvm_builder import LLVMBuilder, MemoryLayout, define_cc_helper, plan_loop
+from .llvm_builder import LLVMBuilder, MemoryLayout, define_cc_helper, define_fill_trampoline, plan_loop
 
 SLICE = 5_000_000          # instructions between the monitor's wall-clock checks
 BATCH = 32                 # most blocks translated into one module on a miss...
@@ -78,7 +78,7 @@ class Translator:
         # A TLB miss in translated code calls back into the monitor's page walk (about a
         # microsecond) and the block goes on; only a real #PF leaves it.
         self._tlb_fill = _TLB_FILL(self._fill)
-        self.tlb_fill_slot = ctypes.c_uint64(ctypes.cast(self._tlb_fill, ctypes.c_void_p).value)
+        self.tlb_fill_slot = ctypes.c_uint64()           # the preserve_most trampoline (dispatch)
         self.layout.tlb_fill_slot = ctypes.addressof(self.tlb_fill_slot)
         self.tier2_jobs = []         # (Future, install function) compiling in the background
         # The native fast paths (vmm.translator.fastpath): compiled at first need, called
@@ -92,8 +92,10 @@ class Translator:
                                 fast_counts=ctypes.addressof(self.fast_counts))
         module = Module("dispatcher")
         build_dispatcher(module, self.cache.jump_cache_address, ctypes.addressof(self.fast_slots["fast_deliver"]))
-        addresses, _, _ = self.jit.compile(module.text(), ["dispatch"], tier=2, permanent=True)
+        define_fill_trampoline(module, ctypes.cast(self._tlb_fill, ctypes.c_void_p).value)
+        addresses, _, _ = self.jit.compile(module.text(), ["dispatch", "tlb_fill"], tier=2, permanent=True)
         self.dispatch = _DISPATCH(addresses["dispatch"])
+        self.tlb_fill_slot.value = addresses["tlb_fill"]
         # Blocks call the flags helper through a slot: a tier-0 build (10 ms) serves at once;
         # the tier-2 build (40 ms, faster code) goes to the background with the first hot blocks.
         self.cc_flags_slot = ctypes.c_uint64()

@@ -53,7 +53,7 @@ from ..x86.sysenter import FLAT_CODE, FLAT_DATA
 from ..x86.tlb import view_index
 from . import symbols
 from .irtext import TextArith, Value
-from .llvm_builder import OFFSETS, STATE
+from .llvm_builder import FILL_CC, OFFSETS, STATE
 
 FUNCTIONS = ("fast_deliver", "fast_iret", "fast_sysenter", "fast_sysexit")
 DONE, DECLINE = 0, 1
@@ -219,7 +219,7 @@ def _host(module, layout):
     b.cbranch(b.eq(cached, zero64, 64), "fill", "hit")
     b.start("fill")
     fill = b.load_ptr("ptr", b.symbol(symbols.machine("tlb_fill_slot")))
-    filled = b.call(fill.ref, "i64", [linear, kind], attrs=" nounwind")
+    filled = b.call(fill.ref, "i64", [STATE, linear, kind], attrs=" nounwind", cc=FILL_CC)
     b.cbranch(b.eq(filled, zero64, 64), "fail", "hit")
     b.start("hit")
     entry = b.phi("i64", [(cached, "paged"), (filled, "fill")])

@@ -36,7 +36,8 @@ class Function:
         self.lines = []
         self.next_id = 0
         self.labels = 0
-        self.linkage = ""
+        self.linkage = ""         # e.g. "internal "
+        self.cc = ""              # a calling convention other than C's, e.g. "preserve_mostcc"
 
     def fresh(self, prefix="v"):
         self.next_id += 1
@@ -47,7 +48,8 @@ class Function:
         return f"{hint}{self.labels}"
 
     def text(self):
-        head = f"define {self.linkage}{self.ret} @{self.name}({', '.join(self.params)}) {self.attrs}{{"
+        cc = f"{self.cc} " if self.cc else ""
+        head = f"define {self.linkage}{cc}{self.ret} @{self.name}({', '.join(self.params)}) {self.attrs}{{"
         return "\n".join([head, *self.lines, "}"])
 
 
@@ -163,8 +165,8 @@ class TextArith:
         self.module.external(name)
         return Value(f"ptrtoint (ptr @{name} to i64)", "i64")
 
-    def call(self, callee, ret, args, tail="", attrs=""):
-        call = f"{tail + ' ' if tail else ''}call {ret} {callee}({', '.join(map(str, args))}){attrs}"
+    def call(self, callee, ret, args, tail="", attrs="", cc=""):
+        call = f"{tail + ' ' if tail else ''}call {cc + ' ' if cc else ''}{ret} {callee}({', '.join(map(str, args))}){attrs}"
         return self.instr(call, ret)
 
     # ---- arithmetic --------------------------------------------------------------------

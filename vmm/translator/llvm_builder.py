@@ -87,7 +87,7 @@ class MemoryLayout:
         self.code_map = ctypes.addressof(memory.code_map)
         self.tlb = tlb
         self.cc_flags_slot = 0    # where the translator keeps the cc_flags helper's address
-        self.tlb_fill_slot = 0    # and the TLB fill callback's: i64 fill(i32 linear, i32 kind)
+        self.tlb_fill_slot = 0    # and the TLB fill trampoline's: i64 fill(ptr state, i32 linear, i32 kind)
         self.fast = {}            # the native fast paths' slots, switch and counters, by name (fastpath)
 
     def symbols(self):
@@ -285,7 +285,7 @@ class LLVMBuilder(TextArith, Builder):
         self.start(fill)
         helper = self.load_ptr("ptr", self.symbol(symbols.machine("tlb_fill_slot")))
         kind = self.const(int(store) | (int(self.user) << 1), 32)
-        filled = self.call(helper.ref, "i64", [linear, kind], attrs=" nounwind")
+        filled = self.call(helper.ref, "i64", [STATE, linear, kind], attrs=" nounwind", cc=FILL_CC)
         self._exit_if(self.eq(filled, self.const(0, 64), 64))       # only the miss path tests this
         filled_from = self.current
         self.br(join)
@@ -547,3 +547,21 @@ def define_cc_helper(module):
         a.start(label)
         ops = [a.trunc(v, 32, w) for v in (dst, src, src2)]
         a.ret(flags.compute_all(a, op, w, *ops))
+
+
+FILL_CC = "preserve_mostcc"
+
+
+def define_fill_trampoline(module, callback_address):
+    """`i64 tlb_fill(ptr state, i32 linear, i32 kind)` with LLVM's preserve_most convention,
+    calling the monitor's fill callback (C convention) at `callback_address`.  Why: a block
+    that may call a C function must keep its values in callee-saved registers, so every
+    paged block saved and restored six of them at each run even though the call is rare;
+    with this trampoline the call preserves nearly every register, and `state` (unused)
+    keeps the block's state pointer in the first argument register where it already is."""
+    fn = module.function("tlb_fill", "i64", ["ptr %state", "i32 %linear", "i32 %kind"], attrs="nounwind ")
+    fn.cc = FILL_CC
+    b = TextArith(fn, module)
+    b.start("entry")
+    callee = b.inttoptr(b.const(callback_address, 64))
+    b.ret(b.call(callee.ref, "i64", [Value("%linear", "i32"), Value("%kind", "i32")], attrs=" nounwind"))
