@@ -11,11 +11,11 @@ from tests.asmguest import ORIGIN, assemble, machine_with, new_machine
 from tests.x86.test_paging import ALIAS, ALIAS_PHYS, G, P, PD, PROLOGUE, PT1, RW, tables
 from vmm.cache.tcache import TranslationCache, jump_tag
 from vmm.memory import PhysicalMemory
-from vmm.translator.dispatch import GROUP_SIZE, jump_cache_group, jump_cache_index
+from vmm.translator.dispatch import jump_cache_index
 
 PAGE_A, PAGE_B = 0xC0123000, 0x08048000
-EIPS_A = [PAGE_A + 16 * k for k in range(8)] + [PAGE_A + 0xFFD]
-EIPS_B = [PAGE_B + 16 * k for k in range(8)] + [PAGE_B + 0xFFD]      # distinct slots
+EIPS_A = [PAGE_A + 16 * k for k in range(8)] + [PAGE_A + 0xFFF]
+EIPS_B = [PAGE_B + 16 * k for k in range(8)] + [PAGE_B + 0xFFF]
 MODES = {PAGE_A: 0b01, PAGE_B: 0b11}          # tags carry mode bits above the EIP
 
 
@@ -50,21 +50,6 @@ def test_page_flush_clears_only_that_pages_slots(cache):
     assert cache.stats.jump_cache_flushes == 1
     cache.flush_jump_cache(page=PAGE_B)
     assert not any(cached(cache, eip) for eip in EIPS_B)
-
-
-def test_a_page_flush_keeps_other_pages_that_share_its_group():
-    """A page's slots are one group (GROUP_SIZE slots, so an invlpg looks at no more); another
-    page hashed to the same group keeps its entries."""
-    tc = TranslationCache(PhysicalMemory(1 << 20), limit=64)
-    page_c = PAGE_A + (GROUP_SIZE << 19)              # page number + GROUP_SIZE ** 2
-    assert jump_cache_group(page_c) == jump_cache_group(PAGE_A)
-    MODES[page_c] = 0b01
-    eips_c = [page_c + 8 + 16 * k for k in range(4)]
-    fill(tc, EIPS_A + eips_c)
-    assert {jump_cache_index(eip) // GROUP_SIZE for eip in EIPS_A + eips_c} == {jump_cache_group(PAGE_A)}
-    tc.flush_jump_cache(page=PAGE_A)
-    assert not any(cached(tc, eip) for eip in EIPS_A)
-    assert all(cached(tc, eip) for eip in eips_c)
 
 
 def test_page_flush_of_an_unrelated_page_keeps_everything(cache):

@@ -10,8 +10,7 @@ table (tag = EIP + 1 + mode << 32, function address) that the native dispatcher 
 a hot loop over many blocks never returns to Python; its tags are linear, so when mappings
 change (`flush_jump_cache`) the entries they may affect go: one page's for an invlpg, all
 but those of global pages for a CR3 reload, all for a paging mode change (as QEMU's
-tb_jmp_cache per-page flush: a page's slots are one group of the table, so an invlpg looks
-at GROUP_SIZE slots, not all of them); they are refilled from the blocks on a miss.  A
+tb_jmp_cache per-page flush); they are refilled from the blocks on a miss.  A
 write to a physical code granule (64 bytes) drops every block there and its jump-cache
 slot before the next guest instruction (`invalidate`, a PhysicalMemory listener).  Each
 block has a native execution counter, used for tier-up and shown by the inspector.
@@ -41,7 +40,7 @@ import numpy
 from ..memory import CODE_SHIFT
 from ..x86.tlb import PAGE_SHIFT
 from . import DEFAULT_LIMIT
-from ..translator.dispatch import GROUP_SIZE, JUMP_CACHE_BITS, jump_cache_group, jump_cache_index
+from ..translator.dispatch import JUMP_CACHE_BITS, jump_cache_index
 
 MAX_CHAIN_SLOTS = 1 << 18
 PAGE_BITS = numpy.uint64(PAGE_SHIFT)
@@ -277,13 +276,9 @@ class TranslationCache:
         if page is None and keep is None:
             ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
             return
-        if page is not None:                # the page's entries are all in its group
-            first = jump_cache_group(page) * GROUP_SIZE
-            tags = self.jump_tags[first:first + GROUP_SIZE]
-        else:
-            tags = self.jump_tags
-        pages = ((tags - ONE) & EIP_MASK) >> PAGE_BITS        # tag = eip + 1 + mode << 32
-        tags[pages == page >> PAGE_SHIFT if page is not None else ~keep[pages]] = 0
+        pages = ((self.jump_tags - ONE) & EIP_MASK) >> PAGE_BITS        # tag = eip + 1 + mode << 32
+        stale = pages == page >> PAGE_SHIFT if page is not None else ~keep[pages]
+        self.jump_tags[stale] = 0
 
     def flush(self):
         """Drop every block (the cache is full, or breakpoints changed); their units die."""

@@ -18,23 +18,12 @@ from .irtext import TextArith, Value
 from .llvm_builder import OFFSETS
 
 JUMP_CACHE_BITS = 14
-GROUP_BITS = 7             # the slots of one page are one group of 1 << GROUP_BITS (QEMU's
-GROUP_SIZE = 1 << GROUP_BITS    # tb_jmp_cache_hash_page), so flushing a page (invlpg) looks at
-ENTRY_SIZE = 16            # GROUP_SIZE slots, not the whole table
-                           # an entry: u64 tag (eip + 1 + mode << 32; 0 = empty), u64 function address
-_PAGE_SHIFT = 12
+ENTRY_SIZE = 16            # u64 tag (eip + 1 + mode << 32; 0 = empty), u64 function address
 
 
-def jump_cache_group(eip):
-    """The group of slots the page of `eip` hashes to (page bits, folded)."""
-    page = eip >> _PAGE_SHIFT
-    return (page ^ (page >> GROUP_BITS)) & (GROUP_SIZE - 1)
-
-
-def jump_cache_index(eip):
-    """The slot of `eip`: its page's group, and the low address bits folded within it.  The
-    same hash is emitted in IR below."""
-    return jump_cache_group(eip) << GROUP_BITS | ((eip ^ (eip >> GROUP_BITS)) & (GROUP_SIZE - 1))
+def jump_cache_index(phys):
+    """The slot of `phys`; the same hash is emitted in IR below."""
+    return (phys ^ (phys >> JUMP_CACHE_BITS)) & ((1 << JUMP_CACHE_BITS) - 1)
 
 
 def build_dispatcher(module, jump_cache_address, deliver_slot):
@@ -45,11 +34,8 @@ def build_dispatcher(module, jump_cache_address, deliver_slot):
     b.br("loop")
     b.start("loop")
     eip = b.load_ptr("i32", b.gep(state, OFFSETS["eip"][0]))
-    mask = b.const(GROUP_SIZE - 1, 32)
-    page = b.lshr(eip, b.const(_PAGE_SHIFT, 32), 32)
-    group = b.and_(b.xor(page, b.lshr(page, b.const(GROUP_BITS, 32), 32), 32), mask, 32)
-    within = b.and_(b.xor(eip, b.lshr(eip, b.const(GROUP_BITS, 32), 32), 32), mask, 32)
-    index = b.or_(b.shl(group, b.const(GROUP_BITS, 32), 32), within, 32)
+    index = b.and_(b.xor(eip, b.lshr(eip, b.const(JUMP_CACHE_BITS, 32), 32), 32),
+                   b.const((1 << JUMP_CACHE_BITS) - 1, 32), 32)
     slot = b.add(b.const(jump_cache_address, 64), b.mul(b.zext(index, 32, 64), b.const(ENTRY_SIZE, 64), 64), 64)
     tag = b.load_ptr("i64", b.inttoptr(slot))
     target = b.load_ptr("i64", b.inttoptr(b.add(slot, b.const(8, 64), 64)))
