@@ -9,7 +9,7 @@ import pytest
 
 from tests.asmguest import ORIGIN, assemble, machine_with, new_machine
 from tests.x86.test_paging import ALIAS, ALIAS_PHYS, G, P, PD, PROLOGUE, PT1, RW, tables
-from vmm.cache.tcache import TranslationCache, jump_tag
+from vmm.cache.tcache import Block, TranslationCache, jump_tag
 from vmm.memory import PhysicalMemory
 from vmm.translator.dispatch import jump_cache_index
 
@@ -20,13 +20,12 @@ MODES = {PAGE_A: 0b01, PAGE_B: 0b11}          # tags carry mode bits above the E
 
 
 def fill(cache, eips):
-    """Put a jump-cache entry (tag, a fake code address) for each EIP; every one in its own
-    slot (checked, so a collision cannot hide a flush)."""
+    """Publish a jump-cache entry (a block with a fake code address) for each EIP, as a miss
+    does; every one in its own slot (checked, so a collision cannot hide a flush)."""
     slots = {jump_cache_index(eip) for eip in eips}
     assert len(slots) == len(eips)
-    for eip in eips:
-        slot = cache.jump_cache[jump_cache_index(eip)]
-        slot.tag, slot.fn = jump_tag(eip, MODES[eip & ~0xFFF]), 0x7000_0000 + eip
+    for k, eip in enumerate(eips):
+        cache.publish(Block(eip & 0xFFFFF, [], 0, k, "fake", 0x7000_0000 + eip, eip=eip, mode=MODES[eip & ~0xFFF]))
 
 
 def cached(cache, eip):
@@ -50,6 +49,19 @@ def test_page_flush_clears_only_that_pages_slots(cache):
     assert cache.stats.jump_cache_flushes == 1
     cache.flush_jump_cache(page=PAGE_B)
     assert not any(cached(cache, eip) for eip in EIPS_B)
+
+
+def test_a_page_flush_spares_a_slot_another_page_took_since():
+    """The flush clears the slots page A was published to, unless another page's entry has
+    replaced A's there since (a collision): that entry stays."""
+    tc = TranslationCache(PhysicalMemory(1 << 20), limit=64)
+    eip_a = EIPS_A[0]
+    eip_b = next(eip for eip in range(PAGE_B, PAGE_B + 0x10000) if jump_cache_index(eip) == jump_cache_index(eip_a))
+    MODES[eip_b & ~0xFFF] = 0b11
+    fill(tc, [eip_a])
+    fill(tc, [eip_b])
+    tc.flush_jump_cache(page=PAGE_A)
+    assert cached(tc, eip_b)
 
 
 def test_page_flush_of_an_unrelated_page_keeps_everything(cache):

@@ -10,7 +10,8 @@ table (tag = EIP + 1 + mode << 32, function address) that the native dispatcher 
 a hot loop over many blocks never returns to Python; its tags are linear, so when mappings
 change (`flush_jump_cache`) the entries they may affect go: one page's for an invlpg, all
 but those of global pages for a CR3 reload, all for a paging mode change (as QEMU's
-tb_jmp_cache per-page flush); they are refilled from the blocks on a miss.  A
+tb_jmp_cache per-page flush; for a page, only the slots its entries were published to,
+kept in `page_slots`); they are refilled from the blocks on a miss.  A
 write to a physical code granule (64 bytes) drops every block there and its jump-cache
 slot before the next guest instruction (`invalidate`, a PhysicalMemory listener).  Each
 block has a native execution counter, used for tier-up and shown by the inspector.
@@ -115,6 +116,7 @@ class TranslationCache:
         self.limit = limit
         self.jump_cache = (_Slot * (1 << JUMP_CACHE_BITS))()
         self.jump_cache_address = ctypes.addressof(self.jump_cache)
+        self.page_slots = {}         # linear page number -> slots published for it (invlpg's flush)
         self.jump_tags = numpy.frombuffer(self.jump_cache, dtype=numpy.uint64)[0::2]   # a view
         # One counter per live block: live blocks <= held <= limit (a batch is cut to fit).
         self.counters = (ctypes.c_uint64 * limit)()
@@ -206,12 +208,15 @@ class TranslationCache:
         block.unit.live += 1
         for granule in block.granules:
             self.by_granule.setdefault(granule, set()).add(key)
-        self._publish(block)
+        self.publish(block)
         self.stats.translated += 1
 
-    def _publish(self, block):
-        slot = self.jump_cache[jump_cache_index(block.eip)]
+    def publish(self, block):
+        """Point the jump-cache slot of `block`'s EIP and its chain slot at its code."""
+        index = jump_cache_index(block.eip)
+        slot = self.jump_cache[index]
         slot.tag, slot.fn = jump_tag(block.eip, block.mode), block.fn_address
+        self.page_slots.setdefault(block.eip >> PAGE_SHIFT, set()).add(index)
         index = self.chain_slots.get(block.key)
         if index is not None:
             self.chain[index] = block.fn_address
@@ -224,14 +229,14 @@ class TranslationCache:
         self._release(block)
         block.fn_address, block.tier, block.unit = fn_address, tier, unit
         unit.live += 1
-        self._publish(block)
+        self.publish(block)
 
     def lookup(self, key):
         """Refill the jump-cache slot for block `key` if it exists (evicted by a collision
         or flushed when mappings changed)."""
         block = self.blocks.get(key)
         if block is not None:
-            self._publish(block)
+            self.publish(block)
         return block
 
     def count(self, block):
@@ -275,14 +280,26 @@ class TranslationCache:
         self.stats.jump_cache_flushes += 1
         if page is None and keep is None:
             ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
+            self.page_slots.clear()
+            return
+        if page is not None:
+            self._flush_page(page >> PAGE_SHIFT)
             return
         pages = ((self.jump_tags - ONE) & EIP_MASK) >> PAGE_BITS        # tag = eip + 1 + mode << 32
-        stale = pages == page >> PAGE_SHIFT if page is not None else ~keep[pages]
-        self.jump_tags[stale] = 0
+        self.jump_tags[~keep[pages]] = 0
+
+    def _flush_page(self, number):
+        """Clear the slots holding entries of linear page `number`: those it was published to
+        (`page_slots`; a slot since taken by another page keeps that page's entry)."""
+        tags = self.jump_tags
+        for index in self.page_slots.pop(number, ()):
+            if ((int(tags[index]) - 1) & 0xFFFFFFFF) >> PAGE_SHIFT == number:
+                tags[index] = 0
 
     def flush(self):
         """Drop every block (the cache is full, or breakpoints changed); their units die."""
         ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
+        self.page_slots.clear()
         ctypes.memset(self.chain, 0, ctypes.sizeof(self.chain))
         self.chain_slots.clear()
         for block in self.blocks.values():
