@@ -106,7 +106,9 @@ class Translator:
         self.cc_flags_slot.value = addresses["cc_flags"]
         self.cc_flags_text = module.text()       # compiled again at tier 2 with the first hot blocks
         self.machine_symbols = self.layout.symbols()
+        # Blocks that call the fast paths or fast_host (tier-0 memory accesses) link them.
         self.fast_slot_symbols = {symbols.machine(f"{name}_slot") for name in fastpath.FUNCTIONS}
+        self.fast_slot_symbols.add(symbols.machine(fastpath.HOST))
         self.disk = DiskCache(cache_dir("tcache"), salt(machine.memory.size)) if machine.persistent_tcache else None
         self.state_address = ctypes.addressof(machine.state)
         self.step_sites = set()      # addresses whose first instruction the monitor runs
@@ -212,8 +214,9 @@ class Translator:
             module = Module("fastpath")
             fastpath.build(module, self.layout)
             table = {name: self.machine_symbols[name] for name in module.externals()}
-            addresses, _, _ = self.jit.compile(module.text(), list(fastpath.FUNCTIONS), tier=2, symbols=table,
-                                               permanent=True)
+            addresses, _, _ = self.jit.compile(module.text(), [*fastpath.FUNCTIONS, fastpath.HOST], tier=2,
+                                               symbols=table, permanent=True)
+            self.machine_symbols[symbols.machine(fastpath.HOST)] = addresses.pop(fastpath.HOST)
             self.fast = {}
             for name, address in addresses.items():
                 self.fast_slots[name].value = address

@@ -56,6 +56,7 @@ from .irtext import TextArith, Value
 from .llvm_builder import FILL_CC, OFFSETS, STATE
 
 FUNCTIONS = ("fast_deliver", "fast_iret", "fast_sysenter", "fast_sysexit")
+HOST = symbols.HOST_HELPER  # guest memory -> host address (also what tier-0 blocks access memory with)
 DONE, DECLINE = 0, 1
 SIGNATURES = {"fast_deliver": ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, *[ctypes.c_uint32] * 5),
               "fast_iret": ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p),
@@ -129,7 +130,7 @@ class _Writer(TextArith):
     def host(self, linear, size, kind):
         """The host address of `size` bytes of guest memory at `linear` (one page, RAM, and
         for a write no translated code), accessed with TLB view `kind`; declines if not."""
-        host = self.call("@fast_host", "i64", [STATE, linear, self.c(size) if isinstance(size, int) else size, kind])
+        host = self.call(f"@{HOST}", "i64", [STATE, linear, self.c(size) if isinstance(size, int) else size, kind])
         self.decline_if(self.eq(host, self.const(0, 64), 64))
         return host
 
@@ -193,22 +194,23 @@ def build(module, layout):
 
 
 def _host(module, layout):
-    """i64 fast_host(state, linear, size, kind): the TLB view `kind` (its fill on a miss) with
-    paging on, RAM directly with it off; 0 if the bytes cross a page, are not RAM, fault,
-    or (kind is a write) share a granule with translated code."""
-    fn = module.function("fast_host", "i64", ["ptr noalias %state", "i32 %linear", "i32 %size", "i32 %kind"],
+    """i64 fast_host(state, linear, size, kind): the TLB view `kind` (bit 0 write, bit 1
+    user; its fill on a miss) with paging on, RAM directly with it off; 0 if the bytes cross
+    a page with paging on, are not RAM, fault, or (kind is a write) share a granule with
+    translated code.  Tier-0 blocks access guest memory through it: one call instead of the
+    inline TLB lookup makes their IR, and their compile time, much smaller."""
+    fn = module.function(HOST, "i64", ["ptr noalias %state", "i32 %linear", "i32 %size", "i32 %kind"],
                          attrs="nounwind ")
-    fn.linkage = "internal "
     b = TextArith(fn, module)
     linear, size, kind = (Value(f"%{n}", "i32") for n in ("linear", "size", "kind"))
     zero64 = b.const(0, 64)
     b.start("entry")
-    crosses = b.ult(b.const(0x1000, 32), b.add(b.and_(linear, b.const(0xFFF, 32), 32), size, 32), 32)
-    b.cbranch(crosses, "fail", "go")
-    b.start("go")
     paged = b.ne(b.and_(b.load_ptr("i32", b.gep(STATE, OFFSETS["cr0"][0])), b.const(1 << 31, 32), 32),
                  b.const(0, 32), 32)
-    b.cbranch(paged, "paged", "flat")
+    b.cbranch(paged, "go", "flat")
+    b.start("go")
+    crosses = b.ult(b.const(0x1000, 32), b.add(b.and_(linear, b.const(0xFFF, 32), 32), size, 32), 32)
+    b.cbranch(crosses, "fail", "paged")
     b.start("paged")
     views = [b.symbol_int(symbols.machine(f"tlb{k}")) for k in range(4)]
     low = b.select(b.eq(kind, b.const(1, 32), 32), views[1], views[0], 64)

@@ -255,6 +255,8 @@ class LLVMBuilder(TextArith, Builder):
 
     def _host_pointer(self, linear, w, store):
         if self.paging:
+            if self.eager:
+                return self._helper_pointer(linear, w, store)
             return self._paged_pointer(linear, w, store)
         # RAM is below 4 GiB - 8, so a 32-bit compare of the last byte's address suffices.
         self._exit_if(self.ult(self.const(self.layout.size - w // 8, 32), linear, 32))
@@ -262,6 +264,19 @@ class LLVMBuilder(TextArith, Builder):
         if store:
             self._exit_if_code(linear, w)
         return host
+
+    def _helper_pointer(self, linear, w, store):
+        """Tier 0 with paging on: the host address from one call of the machine's fast_host
+        (vmm.translator.fastpath: the TLB and its fill, the SMC check for a store); 0 leaves
+        the block, as the inline checks do.  Measured on Linux boot blocks: 90 IR lines a
+        block instead of 161 and 0.49 ms of LLVM instead of 1.25 (the inline TLB lookup
+        with its fill call is the costly part; with paging off the inline access is small
+        and the call saved only 7%, so flat tier-0 code keeps it inline)."""
+        kind = self.const(int(store) | (int(self.user) << 1), 32)
+        host = self.call(self.symbol(symbols.machine(symbols.HOST_HELPER)).ref, "i64",
+                         [STATE, linear, self.const(w // 8, 32), kind], attrs=" nounwind")
+        self._exit_if(self.eq(host, self.const(0, 64), 64))
+        return self.inttoptr(host)
 
     def _exit_if_code(self, phys, w):
         """Leave before a store into a granule holding translated code (SMC)."""

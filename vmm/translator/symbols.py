@@ -6,7 +6,7 @@ imports one set of symbols per library, vmm.translator.jit).  So the same object
 in another process, and is what the persistent translation cache (vmm.cache.disk) stores.
 
     vmm.ram  vmm.code_map  vmm.tlb0-3  vmm.cc_flags_slot  vmm.tlb_fill_slot
-    vmm.fast_<path>_slot  vmm.fast_enabled  vmm.fast_counts
+    vmm.fast_<path>_slot  vmm.fast_enabled  vmm.fast_counts  vmm.fast_host
                           per machine (MemoryLayout.symbols; the native fast paths,
                           vmm.translator.fastpath)
     vmm.counter.K         the execution counter of the module's K-th block
@@ -19,6 +19,7 @@ Example:
 """
 
 PREFIX = "vmm."
+HOST_HELPER = "fast_host"      # vmm.fast_host: guest linear -> host address (vmm.translator.fastpath)
 
 
 def machine(name):
