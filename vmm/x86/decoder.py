@@ -14,7 +14,10 @@ there).
 Instructions are decoded at an EIP (what Capstone computes relative targets from, and
 what semantics write to EIP) from bytes at a physical address; the two differ with paging
 or a CS base, and one physical instruction may be reached through several addresses, so
-the cache key holds both (`key`).  `fetch` goes from CS:EIP through the MMU.
+the cache key holds both (`key`).  `fetch` goes from CS:EIP through the MMU.  With paging,
+an instruction near a page end may continue in the frame of the next linear page, not the
+physically next one: `Decoder.paged` decodes it from both (the interpreter's fetch and the
+translator's block formation both go through it).
 
 Example:
     dec = Decoder(memory)
@@ -43,27 +46,14 @@ def key(address, phys):
 def fetch(m):
     """The instruction at CS:EIP, its bytes found through the MMU (a #PF is raised as a
     GuestFault with EIP unchanged).  An instruction that crosses into another page is
-    decoded from both pages' bytes and not cached (the translator leaves it to the
-    interpreter)."""
+    decoded from both pages' bytes (`Decoder.paged`)."""
     s = m.state
     eip = s.eip
     linear = (s.seg[CS].base + eip) & 0xFFFFFFFF
     if not m.mmu.paging:
         return m.decoder.decode(eip, linear)
     phys = m.mmu.translate(linear, FETCH)
-    head = PAGE_MASK + 1 - (linear & PAGE_MASK)
-    if head >= MAX_INSN_BYTES:
-        return m.decoder.decode(eip, phys)
-    # Near the page end a decode at `phys` reads the physically next frame, not the next
-    # linear page: only a defined instruction that fits in `head` bytes owes nothing to it.
-    try:
-        insn = m.decoder.decode(eip, phys)
-    except MemoryAccessError:           # this frame is RAM's last one
-        insn = None
-    if insn is None or insn.spec is UNDEFINED or insn.size > head:
-        rest = m.mmu.translate((linear + head) & 0xFFFFFFFF, FETCH)
-        raw = m.memory.read(phys, head) + m.memory.read(rest, min(MAX_INSN_BYTES - head, m.memory.size - rest))
-        insn = m.decoder.crossing(eip, raw)
+    insn, _ = m.decoder.paged(eip, phys, lambda: m.mmu.translate(((linear | PAGE_MASK) + 1) & 0xFFFFFFFF, FETCH))
     return insn
 
 
@@ -140,6 +130,28 @@ class Decoder:
         if whole is not None and whole.size > len(raw):
             raise MemoryAccessError(f"instruction fetch at {phys:#x}: the instruction ({whole.size} bytes) runs past "
                                     f"the end of guest RAM ({self.memory.size:#x})")
+
+    def paged(self, address, phys, next_frame):
+        """(Insn, frame) for the instruction at EIP `address` whose first byte is at `phys`,
+        with paging on: `frame` is the physical page its bytes continue in, None unless it
+        crosses into the next linear page.  Near the page end a decode at `phys` reads the
+        physically next frame, not the next linear page: only a defined instruction that fits
+        in this page owes nothing to it; otherwise `next_frame()` gives the next linear
+        page's frame (raising what fetching there raises) and the instruction is decoded from
+        both pages' bytes."""
+        head = PAGE_MASK + 1 - (phys & PAGE_MASK)
+        if head >= MAX_INSN_BYTES:
+            return self.decode(address, phys), None
+        try:
+            insn = self.decode(address, phys)
+        except MemoryAccessError:           # this frame is RAM's last one
+            insn = None
+        if insn is not None and insn.spec is not UNDEFINED and insn.size <= head:
+            return insn, None
+        rest = next_frame()
+        raw = self.memory.read(phys, head) + self.memory.read(rest, min(MAX_INSN_BYTES - head, self.memory.size - rest))
+        insn = self.crossing(address, raw)
+        return insn, rest if insn.size > head else None
 
     def crossing(self, address, raw):
         """An instruction that crosses a page, from the bytes of both pages: cached by EIP
