@@ -1,17 +1,21 @@
 """Jump-cache flushes (vmm/cache/tcache.py `flush_jump_cache`, called by
 Machine.mappings_changed): an invlpg forgets only the entries of its linear page, a CR3
 reload all but those of global pages (`keep`, the TLB's global_map), a paging mode change
-all.  Then, on every engine, guests whose code pages are remapped run the new page's code
-after invlpg, and after a CR3 reload unless the page is global."""
+all; tier-2 code replaces a block's code only in a slot that still runs it
+(`TranslationCache.replace`).  Then, on every engine, guests whose code pages are remapped
+run the new page's code after invlpg, and after a CR3 reload unless the page is global."""
+
+from types import SimpleNamespace
 
 import numpy
 import pytest
 
 from tests.asmguest import ORIGIN, assemble, machine_with, new_machine
 from tests.x86.test_paging import ALIAS, ALIAS_PHYS, G, P, PD, PROLOGUE, PT1, RW, tables
-from vmm.cache.tcache import Block, TranslationCache, jump_tag
+from vmm.cache.tcache import Block, CodeUnit, TranslationCache, jump_tag
 from vmm.memory import PhysicalMemory
 from vmm.translator.dispatch import jump_cache_index
+from vmm.x86.mode import MODE_PAGING
 
 PAGE_A, PAGE_B = 0xC0123000, 0x08048000
 EIPS_A = [PAGE_A + 16 * k for k in range(8)] + [PAGE_A + 0xFFF]
@@ -177,3 +181,24 @@ def test_cr3_reload_keeps_a_global_code_page_until_invlpg(engine):
     result = m.run(max_insns=10_000)
     assert result.reason == "halt", result.message
     assert (m.reg_read("esi"), m.reg_read("edi"), m.reg_read("eax")) == (1, 4, 2)
+
+
+def test_tier_two_code_replaces_only_the_blocks_own_slot():
+    """TranslationCache.replace (tier-up code arriving) puts the new code in the jump-cache
+    slot of the block's EIP only if that slot still runs the block's old code: after a
+    switch of address space the slot may hold another block at the same EIP (another
+    frame), which must stay; an emptied slot stays empty until a miss refills it."""
+    cache = TranslationCache(PhysicalMemory(1 << 20), limit=64)
+    mine, other = (Block(phys, [SimpleNamespace(address=PAGE_B, size=4)], PAGE_B + 4, cache.new_index(),
+                         f"b{phys:x}", fn_address=0x7000_0000 + phys, eip=PAGE_B, mode=MODE_PAGING)
+                   for phys in (0x10000, 0x20000))
+    cache.install(CodeUnit("lib", 2), [mine, other])          # `other` was published last
+    slot = cache.jump_cache[jump_cache_index(PAGE_B)]
+    cache.replace(mine, 0x7100_0000, 2, CodeUnit("lib2", 1))
+    assert (slot.tag, slot.fn) == (jump_tag(PAGE_B, MODE_PAGING), other.fn_address)
+    cache.replace(other, 0x7200_0000, 2, CodeUnit("lib3", 1))
+    assert slot.fn == 0x7200_0000                             # its own slot: the new code
+    cache.flush_jump_cache()
+    cache.replace(other, 0x7300_0000, 2, CodeUnit("lib4", 1))
+    assert slot.tag == 0
+    assert cache.lookup(other.key) is other and slot.fn == 0x7300_0000

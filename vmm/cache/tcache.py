@@ -223,13 +223,20 @@ class TranslationCache:
 
     def replace(self, block, fn_address, tier, unit):
         """Point a block at recompiled code in `unit` (tier-up); a block dropped while it
-        recompiled stays out (call `settle(unit)` once its blocks are replaced)."""
+        recompiled stays out (call `settle(unit)` once its blocks are replaced).  Only a
+        jump-cache slot holding the block's old code gets the new code: the slot of its EIP
+        may hold another address space's block by now, or have been flushed."""
         if self.blocks.get(block.key) is not block:
             return
         self._release(block)
-        block.fn_address, block.tier, block.unit = fn_address, tier, unit
+        old, block.fn_address, block.tier, block.unit = block.fn_address, fn_address, tier, unit
         unit.live += 1
-        self.publish(block)
+        slot = self.jump_cache[jump_cache_index(block.eip)]
+        if slot.fn == old:
+            slot.fn = fn_address
+        index = self.chain_slots.get(block.key)
+        if index is not None:
+            self.chain[index] = fn_address
 
     def lookup(self, key):
         """Refill the jump-cache slot for block `key` if it exists (evicted by a collision
