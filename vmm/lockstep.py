@@ -72,7 +72,7 @@ def _block_length(m):
     """Instructions in the block the translator runs next (1 where the monitor steps one)."""
     phys = (m.state.seg[CS].base + m.state.eip) & 0xFFFFFFFF
     try:
-        insns, _ = form_block(m.decoder, phys)
+        insns = form_block(m.decoder, phys).insns
     except VmmError:                 # EIP outside RAM: the engines report that themselves
         return 1
     return max(len(insns), 1)

@@ -246,8 +246,9 @@ class Machine:
         """CR0/CR3/CR4 writes and invlpg: linear addresses may now mean other physical pages.
         The TLB drops its entries (global ones survive a CR3 reload with CR4.PGE), and the
         translator its jump cache, whose entries are by linear address; translations
-        themselves are keyed by physical address and stay.  `page`: only the page of
-        that linear address changed (invlpg)."""
+        themselves are keyed by physical address and stay (one whose last instruction
+        crosses into another page is checked against that page's mapping at its next
+        miss).  `page`: only the page of that linear address changed (invlpg)."""
         if page is None:
             self.mmu.flush(keep_global)
         else:

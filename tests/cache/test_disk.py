@@ -108,3 +108,28 @@ def test_an_index_entry_for_changed_code_is_not_used(cache_home):
     reference = machine_with("interp", GUEST.replace("xor eax, 0x55", "xor eax, 0x66"))
     reference.run(max_insns=2_000_000)
     assert patched.reg_read("eax") == reference.reg_read("eax")
+
+
+def test_a_crossing_block_is_keyed_by_the_bytes_of_both_pages(cache_home):
+    """A block whose last instruction crosses into the next page (paging on) is stored by
+    the bytes of both pages: a second run links it (with the same second frame) and gives
+    the same results; a run whose second page holds other bytes, while the frame physically
+    after the first page is unchanged, compiles its own block and runs the new bytes."""
+    from tests.translator.test_crossing_blocks import SECOND_PHYS, crossing_block, machine, second_page
+
+    def run_crossing(selector):
+        m = machine("jit", "", 200, persistent_tcache=True)
+        m.mem_write(SECOND_PHYS, second_page(selector))
+        assert m.run(max_insns=100_000).reason == "halt"
+        return m, m.translator
+
+    first, t = run_crossing(0xF0)
+    assert t.translation[0]["loaded"] == 0 and crossing_block(first).phys2 == SECOND_PHYS
+    second, t = run_crossing(0xF0)
+    assert t.translation[0]["loaded"] == t.translation[0]["blocks"] > 0
+    assert crossing_block(second).phys2 == SECOND_PHYS
+    assert first.reg_read("esi") == second.reg_read("esi") == 200
+    assert first.state.icount == second.state.icount
+    other, t = run_crossing(0xF1)
+    assert t.translation[0]["loaded"] < t.translation[0]["blocks"]
+    assert other.reg_read("esi") == 400

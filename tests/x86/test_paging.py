@@ -37,8 +37,10 @@ def tables(extra=()):
     return image
 
 
-def run_paged(engine, body, extra=(), data=None, max_insns=100_000):
-    m = new_machine(engine)
+def run_paged(engine, body, extra=(), data=None, max_insns=100_000, **options):
+    """Run `body` after PROLOGUE turns paging on with `tables(extra)`, `data` in RAM
+    (`options`: more Machine arguments)."""
+    m = new_machine(engine, **options)
     for addr, blob in {**tables(extra), **(data or {})}.items():
         m.mem_write(addr, blob)
     m.mem_write(ORIGIN, assemble(PROLOGUE + body + "\ncli\nhlt\n"))

@@ -16,6 +16,14 @@ write to a physical code granule (64 bytes) drops every block there and its jump
 slot before the next guest instruction (`invalidate`, a PhysicalMemory listener).  Each
 block has a native execution counter, used for tier-up and shown by the inspector.
 
+A crossing block (paging on; vmm.translator.blocks) ends with an instruction whose bytes
+continue in the next linear page, at frame `phys2`, which its key does not cover.  So it
+is never chained into (its chain slot stays empty), every jump-cache flush clears its slot
+whatever the pages flushed (`crossing_slots`: a handful), and the translator checks `phys2`
+against the current mapping before refilling its slot on a miss (dropping it, `remapped`,
+if the page now maps another frame); its granules in `phys2` are code granules like the
+others, so a store there drops it.
+
 Code lifetime: blocks are compiled in batches, each a library of its own (`CodeUnit`,
 vmm.translator.jit).  A unit counts the live blocks that run its code; when a block is
 invalidated, flushed or recompiled at tier 2 elsewhere, the count drops, and a unit no block
@@ -41,6 +49,7 @@ import numpy
 from ..memory import CODE_SHIFT
 from ..x86.tlb import PAGE_SHIFT
 from . import DEFAULT_LIMIT
+from ..translator.blocks import byte_runs
 from ..translator.dispatch import JUMP_CACHE_BITS, jump_cache_index
 
 MAX_CHAIN_SLOTS = 1 << 18
@@ -80,6 +89,7 @@ class Block:
     eip: int = None                 # the EIP it was translated at (default: phys)
     mode: int = 0
     unit: CodeUnit = None           # the library its code is in
+    phys2: int = None               # the frame its last instruction crosses into (paging), or None
 
     def __post_init__(self):
         if self.eip is None:
@@ -91,11 +101,10 @@ class Block:
 
     @property
     def granules(self):
-        """The 64-byte physical code granules the block's instructions occupy (a block
-        never crosses a page when paging is on, so its bytes are contiguous)."""
-        first = self.phys
-        last = self.phys + (self.insns[-1].address + self.insns[-1].size - 1 - self.eip)
-        return list(range(first >> CODE_SHIFT, (last >> CODE_SHIFT) + 1))
+        """The 64-byte physical code granules the block's instructions occupy (with paging,
+        those of its first page, and of `phys2` for an instruction crossing into the next)."""
+        return [granule for start, length in byte_runs(self)
+                for granule in range(start >> CODE_SHIFT, ((start + length - 1) >> CODE_SHIFT) + 1)]
 
 
 class _Slot(ctypes.Structure):
@@ -109,6 +118,7 @@ class CacheStats:
     flushes: int = 0
     granule_invalidations: int = 0
     jump_cache_flushes: int = 0
+    remapped: int = 0               # crossing blocks dropped: their second page maps another frame
 
 
 class TranslationCache:
@@ -135,7 +145,9 @@ class TranslationCache:
         self.by_granule = {}
         self.next_index = 0
         self.invalidations = {}         # physical address -> times its block was invalidated
+        self.crossing_slots = set()     # jump-cache slots filled with crossing blocks since the last flush
         self.stats = CacheStats()
+        self.memory = memory
         memory.on_code_write.append(self.invalidate)
 
     def new_index(self):
@@ -161,7 +173,7 @@ class TranslationCache:
                 return ctypes.addressof(self.null_slot)
             index = self.chain_slots[key] = len(self.chain_slots)
             block = self.blocks.get(key)
-            self.chain[index] = block.fn_address if block else 0
+            self.chain[index] = block.fn_address if block and block.phys2 is None else 0
         return self.chain_address + 8 * index
 
     def install(self, unit, blocks):
@@ -208,15 +220,20 @@ class TranslationCache:
         block.unit.live += 1
         for granule in block.granules:
             self.by_granule.setdefault(granule, set()).add(key)
+            self.memory.mark_code(granule)      # the decoder marks no crossing instruction's bytes
         self.publish(block)
         self.stats.translated += 1
 
     def publish(self, block):
-        """Point the jump-cache slot of `block`'s EIP and its chain slot at its code."""
-        index = jump_cache_index(block.eip)
-        slot = self.jump_cache[index]
+        """Point the jump-cache slot of `block`'s EIP and its chain slot at its code (a
+        crossing block's chain slot stays empty: chains skip the check of its second page)."""
+        slot_index = jump_cache_index(block.eip)
+        slot = self.jump_cache[slot_index]
         slot.tag, slot.fn = jump_tag(block.eip, block.mode), block.fn_address
-        self.page_slots.setdefault(block.eip >> PAGE_SHIFT, set()).add(index)
+        self.page_slots.setdefault(block.eip >> PAGE_SHIFT, set()).add(slot_index)
+        if block.phys2 is not None:
+            self.crossing_slots.add(slot_index)
+            return
         index = self.chain_slots.get(block.key)
         if index is not None:
             self.chain[index] = block.fn_address
@@ -235,12 +252,13 @@ class TranslationCache:
         if slot.fn == old:
             slot.fn = fn_address
         index = self.chain_slots.get(block.key)
-        if index is not None:
+        if index is not None and block.phys2 is None:
             self.chain[index] = fn_address
 
     def lookup(self, key):
         """Refill the jump-cache slot for block `key` if it exists (evicted by a collision
-        or flushed when mappings changed)."""
+        or flushed when mappings changed; the caller has checked a crossing block's second
+        page, vmm.translator.engine)."""
         block = self.blocks.get(key)
         if block is not None:
             self.publish(block)
@@ -263,37 +281,51 @@ class TranslationCache:
         if keys:
             self.stats.granule_invalidations += 1
         for key in keys:
-            block = self.blocks.pop(key, None)
+            block = self.blocks.get(key)
             if block is None:
                 continue
-            self._drop(block)
+            self._remove(block)
             self.invalidations[block.phys] = self.invalidations.get(block.phys, 0) + 1
-            slot = self.jump_cache[jump_cache_index(block.eip)]
-            if slot.tag == jump_tag(block.eip, block.mode):
-                slot.tag, slot.fn = 0, 0
-            index = self.chain_slots.get(key)
-            if index is not None:
-                self.chain[index] = 0          # unlink: predecessors fall back to the dispatcher
-            for other in block.granules:
-                if other != granule:
-                    self.by_granule.get(other, set()).discard(key)
+
+    def remapped(self, block):
+        """Drop crossing `block`: the page its last instruction crosses into maps another
+        frame now (or none)."""
+        self._remove(block)
+        self.stats.remapped += 1
+
+    def _remove(self, block):
+        """Take `block` out of the cache, its jump-cache slot, chain slot and granules."""
+        key = block.key
+        del self.blocks[key]
+        self._drop(block)
+        slot = self.jump_cache[jump_cache_index(block.eip)]
+        if slot.tag == jump_tag(block.eip, block.mode):
+            slot.tag, slot.fn = 0, 0
+        index = self.chain_slots.get(key)
+        if index is not None:
+            self.chain[index] = 0          # unlink: predecessors fall back to the dispatcher
+        for granule in block.granules:
+            self.by_granule.get(granule, set()).discard(key)
 
     def flush_jump_cache(self, page=None, keep=None):
         """Forget linear -> block entries whose mapping may have changed: those of the linear
         `page` (an address in it) if given, else all but those whose page `keep` (a boolean
-        array by linear page number: the global pages a CR3 reload keeps) marks, else all.
-        Blocks and chains stay: chains link blocks by key, which holds the physical
-        address, and never leave a page."""
+        array by linear page number: the global pages a CR3 reload keeps) marks, else all;
+        and those of crossing blocks, whatever their pages (their second page is checked
+        again at the next miss).  Blocks and chains stay: chains link blocks by key, which
+        holds the physical address, and never leave a page nor enter a crossing block."""
         self.stats.jump_cache_flushes += 1
         if page is None and keep is None:
             ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
             self.page_slots.clear()
-            return
-        if page is not None:
+        elif page is not None:
             self._flush_page(page >> PAGE_SHIFT)
-            return
-        pages = ((self.jump_tags - ONE) & EIP_MASK) >> PAGE_BITS        # tag = eip + 1 + mode << 32
-        self.jump_tags[~keep[pages]] = 0
+        else:
+            pages = ((self.jump_tags - ONE) & EIP_MASK) >> PAGE_BITS        # tag = eip + 1 + mode << 32
+            self.jump_tags[~keep[pages]] = 0
+        for index in self.crossing_slots:      # whatever the pages: checked again at the next miss
+            self.jump_tags[index] = 0
+        self.crossing_slots.clear()
 
     def _flush_page(self, number):
         """Clear the slots holding entries of linear page `number`: those it was published to
@@ -307,6 +339,7 @@ class TranslationCache:
         """Drop every block (the cache is full, or breakpoints changed); their units die."""
         ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
         self.page_slots.clear()
+        self.crossing_slots.clear()
         ctypes.memset(self.chain, 0, ctypes.sizeof(self.chain))
         self.chain_slots.clear()
         for block in self.blocks.values():

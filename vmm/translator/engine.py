@@ -12,6 +12,12 @@ state in host registers until it is left (LLVMBuilder._open_loop).
 Tier-2 compiles run on a background thread (vmm.translator.background); their code
 is installed between dispatcher calls.  `drain()` waits for them.
 
+With paging, a block may end with an instruction that crosses into the next linear page
+(vmm.translator.blocks), whose frame (`phys2`) the block key does not cover: at a miss,
+such a block is used only if that page still maps the same frame (`_lookup`), else it is
+dropped and translated again; the jump cache forgets it at every flush (vmm.cache.tcache),
+so it is checked after every change of mappings.
+
 Code is freed as it dies (vmm.cache.tcache: a library once no live block runs it), at
 points where no translated code runs; when a batch would take the cache past its limit
 (`Machine(tcache_size=)`), everything is evicted.  With a persistent cache
@@ -29,7 +35,7 @@ import ctypes
 import struct
 import time
 
-from ..errors import GuestFault
+from ..errors import GuestFault, MemoryAccessError
 from ..interp import engine as interp
 from ..x86.decoder import fetch
 from ..x86.mmu import FETCH
@@ -43,7 +49,7 @@ from ..cache.tcache import Block, CodeUnit, TranslationCache, block_key
 from ..cachedir import cache_dir
 from ..x86.fpu import native as native_helpers
 from . import background, fastpath, symbols
-from .blocks import MAX_INSNS, form_block
+from .blocks import MAX_INSNS, PAGE_SIZE, byte_runs, form_block
 from .dispatch import build_dispatcher
 from .exits import BUDGET, MISS, STEP
 from .irtext import Module
@@ -174,7 +180,7 @@ class Translator:
             key = self._current_key() if code == MISS else None
             cold = False
             if key is not None and key not in self.step_sites:
-                if self.cache.lookup(key) is not None:
+                if self._lookup(key) is not None:
                     continue
                 if self.disk is not None and key not in self.warm and self._from_disk(s.eip, key):
                     continue
@@ -229,6 +235,32 @@ class Translator:
         s = self.m.state
         self.fast_enabled.value = self.m.trace is None
         return self.fast_paths()["fast_deliver"](self.state_address, vector, 0, 0, s.eip, 0) == fastpath.DONE
+
+    def _lookup(self, key):
+        """Block `key`, refilled into the jump cache, or None if there is none.  The key
+        covers a block's first page only: a crossing block whose next page no longer maps
+        the frame it was translated from (or cannot be fetched) is dropped instead."""
+        block = self.cache.blocks.get(key)
+        if block is not None and block.phys2 is not None and self._frame_or_none(block.eip) != block.phys2:
+            self.cache.remapped(block)
+            return None
+        return self.cache.lookup(key)
+
+    def _next_frame(self, linear):
+        """The physical frame an instruction fetch from page-aligned `linear` reads (the
+        page a crossing instruction continues in), looked up ahead of the fetch
+        (Mmu.lookahead): GuestFault if fetching there faults, MemoryAccessError if the
+        frame is not RAM."""
+        phys = self.m.mmu.lookahead(linear, FETCH)
+        self.m.memory.check(phys, PAGE_SIZE)
+        return phys
+
+    def _frame_or_none(self, eip):
+        """`_next_frame` of the page after `eip`'s, or None where there is none."""
+        try:
+            return self._next_frame(((eip | (PAGE_SIZE - 1)) + 1) & 0xFFFFFFFF)
+        except (GuestFault, MemoryAccessError):
+            return None
 
     def _count_step(self, key):
         """The monitor runs the instruction at EIP; every STEP_RETRY times at a step site, the
@@ -298,7 +330,7 @@ class Translator:
         phys0 = key & 0xFFFFFFFF
         paging = bool(mode & MODE_PAGING)
         todo, planned, seen = [eip], [], set()
-        while todo and len(planned) < BATCH and sum(len(p[2]) for p in planned) < BATCH_INSNS:
+        while todo and len(planned) < BATCH and sum(len(p.insns) for p in planned) < BATCH_INSNS:
             addr = todo.pop()
             if paging and addr >> PAGE_SHIFT != eip >> PAGE_SHIFT:
                 continue
@@ -310,14 +342,13 @@ class Translator:
             plan = self._plan(addr, phys, paging)
             if plan is None:
                 continue                 # a breakpoint: the interpreter stops there (interp.run)
-            _, _, insns, fallthrough = plan
-            if not insns or self.cache.invalidations.get(phys, 0) >= SMC_LIMIT:
+            if not plan.insns or self.cache.invalidations.get(phys, 0) >= SMC_LIMIT:
                 # Nothing translatable, or code rewritten again and again (self-modifying
                 # loops): retranslating costs milliseconds, interpreting microseconds.
                 self.step_sites.add(k)
                 continue
             planned.append(plan)
-            todo.extend(_static_successors(insns, fallthrough))
+            todo.extend(_static_successors(plan.insns, plan.fallthrough))
         if not planned:
             return False
         return self._install(planned[:self.cache.limit], mode, key)
@@ -330,25 +361,24 @@ class Translator:
         mode, phys = mode_of(self.m.state), key & 0xFFFFFFFF
         paging, tier = bool(mode & MODE_PAGING), self.m.jit_tier
         first = self._plan(eip, phys, paging)
-        entry = first and first[2] and self.disk.index(self._block_disk_key(first, mode, tier))
+        entry = first and first.insns and self.disk.index(self._block_disk_key(first, mode, tier))
         if not entry:
             return False
         batch_key, eips = entry
         planned = [first if addr == eip else self._plan(addr, phys + addr - eip if paging else addr, paging)
                    for addr in eips]
-        if (not all(plan and plan[2] for plan in planned)
-                or any(block_key(addr, p, mode) in self.cache.blocks for addr, p, _, _ in planned)
+        if (not all(plan and plan.insns for plan in planned)
+                or any(block_key(plan.eip, plan.phys, mode) in self.cache.blocks for plan in planned)
                 or self.disk.key(self._batch_material(planned, mode, tier)) != batch_key):
             return False
         return self._install(planned, mode, key)
 
     def _plan(self, addr, phys, paging):
-        """(addr, phys, insns, fallthrough) of the block at `addr` (insns empty when nothing
+        """The Plan of the block at `addr` (vmm.translator.blocks; insns empty when nothing
         there is translatable), or None outside RAM or at a breakpoint."""
         if not 0 <= phys < self.m.memory.size or addr in self.m.breakpoints:
             return None
-        insns, fallthrough = form_block(self.m.decoder, addr, phys, paging, self.m.breakpoints)
-        return addr, phys, insns, fallthrough
+        return form_block(self.m.decoder, addr, phys, self.m.breakpoints, self._next_frame if paging else None)
 
     def _install(self, planned, mode, key):
         """Compile (or load) the planned blocks and put them in the cache; True if block
@@ -359,8 +389,8 @@ class Translator:
         if self.m.jit_tier == 2:
             self.drain()                 # tier 2 here, on this thread: the worker must be idle
         if self.m.trace is not None:
-            for addr, _, insns, _ in planned:
-                self.m.trace.translated(addr, insns)
+            for plan in planned:
+                self.m.trace.translated(plan.eip, plan.insns)
         unit, blocks = self._compile(planned, mode, tier=self.m.jit_tier)
         self.cache.install(unit, blocks)
         return key in self.cache.blocks
@@ -447,8 +477,8 @@ class Translator:
         """Compiled code for the planned blocks, or their code from the persistent cache:
         (CodeUnit, [Block]) ready to install."""
         start = time.perf_counter()
-        blocks = [Block(phys, insns, fallthrough, self.cache.new_index(), None, tier=tier, eip=addr, mode=mode)
-                  for addr, phys, insns, fallthrough in planned]
+        blocks = [Block(plan.phys, plan.insns, plan.fallthrough, self.cache.new_index(), None, tier=tier,
+                        eip=plan.eip, mode=mode, phys2=plan.phys2) for plan in planned]
         key = self.disk.key(self._batch_material(planned, mode, tier)) if self.disk is not None else None
         linked = self._load(key, blocks) if key is not None else None
         if linked is None:
@@ -476,11 +506,13 @@ class Translator:
 
     def _batch_material(self, planned, mode, tier):
         """What a batch's code depends on besides `salt`: tier, mode, and each planned
-        block's EIP and guest bytes (its physical address is not in the code)."""
+        block's EIP and guest bytes, from both pages for a crossing block (its physical
+        addresses are not in the code)."""
         parts = [struct.pack("<BB", tier, mode)]
-        for addr, phys, insns, _ in planned:
-            length = insns[-1].address + insns[-1].size - addr
-            parts.append(struct.pack("<II", addr, length) + self.m.memory.read(phys, length))
+        for plan in planned:
+            runs = byte_runs(plan)
+            parts.append(struct.pack("<II", plan.eip, sum(length for _, length in runs)))
+            parts.extend(self.m.memory.read(phys, length) for phys, length in runs)
         return b"".join(parts)
 
     def _block_disk_key(self, plan, mode, tier):

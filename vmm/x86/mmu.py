@@ -72,6 +72,18 @@ class Mmu:
             return phys
         return self._walk(linear, write, user)
 
+    def lookahead(self, linear, access):
+        """`translate` for an access that has not happened yet (the translator looking at the
+        page an instruction crosses into): the same physical address or #PF, but a fault
+        leaves CR2 as it was, since nothing faulted.  A walk still fills the TLB and sets
+        the accessed bits, ahead of the access."""
+        cr2 = self.state.cr[2]
+        try:
+            return self.translate(linear, access)
+        except GuestFault:
+            self.state.cr[2] = cr2
+            raise
+
     def fill(self, linear, write, user):
         """A TLB miss in translated code: walk and fill; the entry, or 0 if the access
         faults or is not RAM (the block then leaves before the instruction).  A page fault
