@@ -14,8 +14,9 @@ Example:
 import time
 from dataclasses import dataclass, field
 
-from .errors import VmmError
+from .errors import GuestFault, VmmError
 from .translator.blocks import form_block
+from .x86.mmu import FETCH
 from .x86.state import CS, FPU_IMAGE_SIZE, GPR_NAMES, SEG_NAMES
 
 MEMORY_EVERY = 4096
@@ -69,11 +70,14 @@ def _first_memory_difference(a, b):
 
 
 def _block_length(m):
-    """Instructions in the block the translator runs next (1 where the monitor steps one)."""
-    phys = (m.state.seg[CS].base + m.state.eip) & 0xFFFFFFFF
+    """Instructions in the block the translator runs next (1 where the monitor steps one),
+    formed as the translator forms it: with paging through the MMU, looking ahead as it does
+    (Mmu.lookahead), into the next page for an instruction that crosses into it."""
+    linear = (m.state.seg[CS].base + m.state.eip) & 0xFFFFFFFF
+    next_frame = (lambda page: m.mmu.lookahead(page, FETCH)) if m.mmu.paging else None
     try:
-        insns = form_block(m.decoder, phys).insns
-    except VmmError:                 # EIP outside RAM: the engines report that themselves
+        insns = form_block(m.decoder, linear, m.mmu.lookahead(linear, FETCH), next_frame=next_frame).insns
+    except (VmmError, GuestFault):   # EIP outside RAM or unmapped: the engines report that themselves
         return 1
     return max(len(insns), 1)
 

@@ -3,8 +3,8 @@
 vmm/translator/engine.py `_lookup`): a hot loop through such an instruction runs translated,
 not through the monitor; remapping the second page (invlpg of that page alone, or a CR3
 switch while the first page is global), or a store into its bytes, runs the new bytes, not
-stale code; looking ahead into a page that is not present leaves CR2 alone (vmm/x86/mmu.py
-`lookahead`).
+stale code; the translator and the interpreter agree block by block (vmm.lockstep); looking
+ahead into a page that is not present leaves CR2 alone (vmm/x86/mmu.py `lookahead`).
 
 The crossing instruction is a `jmp rel32` whose top three displacement bytes are on the
 second page, so that page's first byte chooses which of three functions it reaches, and no
@@ -18,6 +18,7 @@ from tests.asmguest import ORIGIN, assemble, new_machine
 from tests.x86.test_paging import ALIAS, ALIAS_PHYS, G, P, PD, PROLOGUE, PT0, PT1, RW, run_paged, tables
 from vmm.cache.tcache import Block
 from vmm.errors import GuestFault
+from vmm.lockstep import lockstep
 from vmm.translator.blocks import byte_runs, form_block
 from vmm.translator.exits import MISS, STEP
 from vmm.x86.exceptions import PF
@@ -187,6 +188,30 @@ def test_store_into_the_second_page_bytes(engine):
     if engine != "interp":
         assert m.translator.cache.stats.granule_invalidations >= 1
         assert crossing_block(m).phys2 == SECOND_PHYS
+
+
+@pytest.mark.parametrize("threshold", (1, 16))
+def test_lockstep_with_remaps_and_stores(threshold):
+    """The translator and the interpreter agree after every block through an invlpg remap
+    of the second page, a CR3 reload with the first page global after the PTE is put back,
+    and a store into the second page's bytes, one after the other."""
+    body = f"""
+        mov dword ptr [{PT1 + 4:#x}], {OTHER_PHYS | P | RW:#x}
+        invlpg [{ALIAS + 0x1000:#x}]
+    """ + calls(100, "edi", "again2") + f"""
+        mov dword ptr [{PT1 + 4:#x}], {SECOND_PHYS | P | RW:#x}
+        mov eax, {PD:#x}
+        mov cr3, eax
+    """ + calls(100, "edx", "again3") + f"""
+        mov byte ptr [{ALIAS + 0x1000:#x}], 0xf2
+    """ + calls(100, "ebp", "again4")
+    jit = machine("jit", body, 100, global_first=True, jit_threshold=threshold)
+    report = lockstep(jit, machine("interp", body, 100, global_first=True))
+    assert not report.divergence, report.describe()
+    assert report.reason.startswith("halt")
+    assert [jit.reg_read(r) for r in ("esi", "edi", "edx", "ebp")] == [100, 200, 100, 300]
+    assert jit.translator.cache.stats.remapped >= 2
+    assert jit.translator.cache.count(crossing_block(jit)) >= 100 - threshold
 
 
 def test_looking_ahead_into_an_unmapped_page_leaves_cr2(engine):
