@@ -98,6 +98,33 @@ def test_a_warm_cache_links_a_block_at_its_first_run_instead_of_warming_it_up(ca
     assert set(t.cache.blocks) == set(first.translator.cache.blocks)
     assert not set(t.warm) & set(t.cache.blocks)   # none of them was interpreted to warm it up
     assert (second.reg_read("eax"), second.state.icount) == (first.reg_read("eax"), first.state.icount)
+    # Linked by their bytes: no block below tier 2 had to be decoded.
+    assert all(not block.insns.decoded for block in t.cache.blocks.values() if block.tier == 0)
+
+
+# A loop whose body is one block with more than INDEX_BYTES before its `xor`.
+LONG_BLOCK = """
+    mov ecx, 2000
+    xor eax, eax
+top:
+""" + "    add eax, 1\n" * 6 + """    xor eax, 0x55
+    dec ecx
+    jnz top
+    cli
+    hlt
+"""
+
+
+def test_a_block_whose_bytes_changed_after_its_index_prefix_is_compiled_again(cache_home):
+    """The index finds a block by its first INDEX_BYTES; the batch's key covers the rest."""
+    machine_with("jit", LONG_BLOCK, persistent_tcache=True, jit_threshold=5).run(max_insns=100_000)
+    changed = LONG_BLOCK.replace("xor eax, 0x55", "xor eax, 0x66")
+    patched = machine_with("jit", changed, persistent_tcache=True, jit_threshold=5)
+    patched.run(max_insns=100_000)
+    reference = machine_with("interp", changed)
+    reference.run(max_insns=100_000)
+    assert patched.reg_read("eax") == reference.reg_read("eax")
+    assert patched.translator.translation[0]["loaded"] < patched.translator.translation[0]["blocks"]
 
 
 def test_an_index_entry_for_changed_code_is_not_used(cache_home):

@@ -15,11 +15,12 @@ in `stats["bad"]` and ignored (the batch is compiled again and the file replaced
 trusted.
 
 Beside the entries, a per-block index (`put_index`, `index`): for each block of a stored
-batch, a small file under `index/` keyed by that block alone, naming the batch's key and
-the EIPs of its blocks in order.  A later run looks a block up there at its first miss and
-links the whole batch at once (vmm.translator.engine `_from_disk`), instead of warming the
-block up in the interpreter; the names of the index files are read once, so a block that
-is not there costs a set lookup.
+batch, a small file under `index/` keyed by where that block starts and its first bytes,
+naming the batch's key and the EIP and length of each of its blocks in order.  A later run
+looks a block up there at its first miss, checks the batch's guest bytes against the
+batch's key, and links the whole batch at once without decoding it (vmm.translator.engine
+`_from_disk`), instead of warming the block up in the interpreter; the names of the index
+files are read once, so a block that is not there costs a set lookup.
 
 Example:
     disk = DiskCache(cache_dir("tcache"), salt=b"...")
@@ -99,23 +100,23 @@ class DiskCache:
             return
         self.stats["stores"] += 1
 
-    def put_index(self, block_key, batch_key, eips):
+    def put_index(self, block_key, batch_key, layout):
         """Record that the block with `block_key` was stored in batch `batch_key`, whose
-        blocks start at `eips`."""
+        blocks are `layout`: [(EIP, length in bytes)]."""
         try:
-            write_atomic(self._index_path(block_key), json.dumps({"batch": batch_key, "eips": eips}).encode(),
+            write_atomic(self._index_path(block_key), json.dumps({"batch": batch_key, "blocks": layout}).encode(),
                          durable=False)
         except OSError:
             return
         self._indexed().add(block_key)
 
     def index(self, block_key):
-        """(batch key, [EIPs]) recorded for `block_key`, or None (absent or unreadable)."""
+        """(batch key, [(EIP, length)]) recorded for `block_key`, or None (absent or unreadable)."""
         if block_key not in self._indexed():
             return None
         try:
             entry = json.loads(self._index_path(block_key).read_bytes())
-            return str(entry["batch"]), [int(eip) for eip in entry["eips"]]
+            return str(entry["batch"]), [(int(eip), int(length)) for eip, length in entry["blocks"]]
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

@@ -18,6 +18,7 @@ Example:
     plan.insns, plan.fallthrough, plan.phys2
 """
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from ..errors import GuestFault, VmmError
@@ -39,11 +40,36 @@ class Plan(NamedTuple):
     phys2: int = None
 
 
+class Decoded(Sequence):
+    """A block's instructions, decoded when first asked for: a block linked from the
+    persistent cache is checked by its bytes, not decoded (vmm.translator.engine), and most
+    such blocks are never looked at again.  `decode()` gives the list; while the block is
+    in the cache its bytes cannot change (a store to them drops it)."""
+
+    def __init__(self, decode):
+        self._decode, self._insns = decode, None
+
+    @property
+    def decoded(self):
+        return self._insns is not None
+
+    def _all(self):
+        if self._insns is None:
+            self._insns, self._decode = self._decode(), None
+        return self._insns
+
+    def __getitem__(self, k):
+        return self._all()[k]
+
+    def __len__(self):
+        return len(self._all())
+
+
 def byte_runs(block):
     """The guest bytes of a formed block (a Plan or a cache Block) as physical (address,
     length) runs: one, or for a block whose last instruction crosses a page, the part in
     its first page and the rest at the start of `phys2`."""
-    length = block.insns[-1].address + block.insns[-1].size - block.eip
+    length = (block.fallthrough - block.eip) & 0xFFFFFFFF
     if block.phys2 is None:
         return [(block.phys, length)]
     head = PAGE_SIZE - (block.phys & (PAGE_SIZE - 1))

@@ -49,13 +49,14 @@ from ..cache.tcache import Block, CodeUnit, TranslationCache, block_key
 from ..cachedir import cache_dir
 from ..x86.fpu import native as native_helpers
 from . import background, fastpath, symbols
-from .blocks import MAX_INSNS, PAGE_SIZE, byte_runs, form_block
+from .blocks import MAX_INSNS, PAGE_SIZE, Decoded, Plan, byte_runs, form_block
 from .dispatch import build_dispatcher
 from .exits import BUDGET, MISS, STEP
 from .irtext import Module
 from .jit import Jit
 from .llvm_builder import LLVMBuilder, MemoryLayout, define_cc_helper, define_fill_trampoline, plan_loop
 
+INDEX_BYTES = 16           # guest bytes in a persistent-cache index key (with the block's EIP)
 SLICE = 5_000_000          # instructions between the monitor's wall-clock checks
 BATCH = 32                 # most blocks translated into one module on a miss...
 BATCH_INSNS = 512          # ...and most guest instructions
@@ -355,23 +356,50 @@ class Translator:
 
     def _from_disk(self, eip, key):
         """At a block's first miss: if a former run stored a batch holding it (the persistent
-        cache's per-block index), form that batch's blocks from guest memory and link its code
-        now, instead of warming the block up in the interpreter.  False if there is none, or
-        guest code no longer matches it."""
+        cache's per-block index, by where the block starts and its first bytes), check the
+        batch's guest bytes against its key and link its code now, instead of warming the
+        block up in the interpreter.  Nothing is decoded (Capstone was a fifth of a warm
+        boot): the blocks' instructions are decoded if ever asked for (blocks.Decoded).
+        False if there is none, or guest code no longer matches it."""
         mode, phys = mode_of(self.m.state), key & 0xFFFFFFFF
         paging, tier = bool(mode & MODE_PAGING), self.m.jit_tier
-        first = self._plan(eip, phys, paging)
-        entry = first and first.insns and self.disk.index(self._block_disk_key(first, mode, tier))
+        entry = self.disk.index(self._index_key(eip, phys, mode, tier))
         if not entry:
             return False
-        batch_key, eips = entry
-        planned = [first if addr == eip else self._plan(addr, phys + addr - eip if paging else addr, paging)
-                   for addr in eips]
-        if (not all(plan and plan.insns for plan in planned)
+        batch_key, layout = entry
+        planned = [self._stored_plan(addr, phys + addr - eip if paging else addr, length, paging)
+                   for addr, length in layout]
+        if (None in planned
                 or any(block_key(plan.eip, plan.phys, mode) in self.cache.blocks for plan in planned)
                 or self.disk.key(self._batch_material(planned, mode, tier)) != batch_key):
             return False
-        return self._install(planned, mode, key)
+        return self._install(planned, mode, key, batch_key)
+
+    def _stored_plan(self, addr, phys, length, paging):
+        """The Plan of a block the persistent cache says is `length` bytes at `addr`, its
+        instructions decoded only when asked for; None if those bytes are not all RAM here,
+        hold a breakpoint, or (paging) it crosses into a page that cannot be fetched."""
+        end, memory = addr + length, self.m.memory
+        if not (0 < length and 0 <= phys < memory.size) or any(addr <= b < end for b in self.m.breakpoints):
+            return None
+        phys2 = None
+        if paging and (addr & (PAGE_SIZE - 1)) + length > PAGE_SIZE:
+            phys2 = self._frame_or_none(addr)
+            if phys2 is None:
+                return None
+        plan = Plan(addr, phys, None, end & 0xFFFFFFFF, phys2)
+        if any(start + size > memory.size for start, size in byte_runs(plan)):
+            return None
+        next_frame = (lambda linear: phys2) if paging else None
+        return plan._replace(insns=Decoded(
+            lambda: form_block(self.m.decoder, addr, phys, self.m.breakpoints, next_frame).insns))
+
+    def _index_key(self, eip, phys, mode, tier):
+        """The persistent cache's index key of the block at `eip`: the mode, tier, EIP and
+        first INDEX_BYTES guest bytes (fewer at the end of a page or of RAM); the batch's
+        key then checks all of its bytes."""
+        count = min(INDEX_BYTES, PAGE_SIZE - (eip & (PAGE_SIZE - 1)), self.m.memory.size - phys)
+        return self.disk.key(struct.pack("<BBI", tier, mode, eip) + self.m.memory.read(phys, count))
 
     def _plan(self, addr, phys, paging):
         """The Plan of the block at `addr` (vmm.translator.blocks; insns empty when nothing
@@ -380,9 +408,9 @@ class Translator:
             return None
         return form_block(self.m.decoder, addr, phys, self.m.breakpoints, self._next_frame if paging else None)
 
-    def _install(self, planned, mode, key):
+    def _install(self, planned, mode, key, batch_key=None):
         """Compile (or load) the planned blocks and put them in the cache; True if block
-        `key` is now translated."""
+        `key` is now translated.  `batch_key`: their persistent-cache key, if known."""
         self._free_dead()
         if self.cache.held + len(planned) > self.cache.limit:
             self.evict_all()
@@ -391,7 +419,7 @@ class Translator:
         if self.m.trace is not None:
             for plan in planned:
                 self.m.trace.translated(plan.eip, plan.insns)
-        unit, blocks = self._compile(planned, mode, tier=self.m.jit_tier)
+        unit, blocks = self._compile(planned, mode, self.m.jit_tier, batch_key)
         self.cache.install(unit, blocks)
         return key in self.cache.blocks
 
@@ -473,13 +501,14 @@ class Translator:
         self.translation[tier]["blocks"] += blocks
         self.translation[tier]["seconds"] += time.perf_counter() - start
 
-    def _compile(self, planned, mode, tier):
-        """Compiled code for the planned blocks, or their code from the persistent cache:
-        (CodeUnit, [Block]) ready to install."""
+    def _compile(self, planned, mode, tier, key=None):
+        """Compiled code for the planned blocks, or their code from the persistent cache
+        (under `key`, or the key of their bytes): (CodeUnit, [Block]) ready to install."""
         start = time.perf_counter()
         blocks = [Block(plan.phys, plan.insns, plan.fallthrough, self.cache.new_index(), None, tier=tier,
                         eip=plan.eip, mode=mode, phys2=plan.phys2) for plan in planned]
-        key = self.disk.key(self._batch_material(planned, mode, tier)) if self.disk is not None else None
+        if key is None and self.disk is not None:
+            key = self.disk.key(self._batch_material(planned, mode, tier))
         linked = self._load(key, blocks) if key is not None else None
         if linked is None:
             module = self._new_module()
@@ -492,9 +521,9 @@ class Translator:
             externals = module.externals()
             if key is not None:
                 self.disk.put(key, {"names": names, "symbols": externals}, obj)
-                eips = [block.eip for block in blocks]
-                for one in planned:             # the index a later run's first miss looks in
-                    self.disk.put_index(self._block_disk_key(one, mode, tier), key, eips)
+                layout = [(plan.eip, plan.fallthrough - plan.eip & 0xFFFFFFFF) for plan in planned]
+                for plan in planned:            # the index a later run's first miss looks in
+                    self.disk.put_index(self._index_key(plan.eip, plan.phys, mode, tier), key, layout)
             linked = names, self.jit.link(obj, names, self._symbols(externals, blocks))
         else:
             self.translation[tier]["loaded"] += len(blocks)
@@ -514,10 +543,6 @@ class Translator:
             parts.append(struct.pack("<II", plan.eip, sum(length for _, length in runs)))
             parts.extend(self.m.memory.read(phys, length) for phys, length in runs)
         return b"".join(parts)
-
-    def _block_disk_key(self, plan, mode, tier):
-        """The persistent cache's index key of one planned block (a batch of its own)."""
-        return self.disk.key(self._batch_material([plan], mode, tier))
 
     def _load(self, key, blocks):
         """(names, (addresses, library)) of the batch's code linked from the persistent cache,
