@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from tests.asmguest import ENGINE_VARIANTS, FLAT_TABLES, ORIGIN, assemble, new_machine, set_gate
+from tests.asmguest import ENGINE_VARIANTS, FLAT_TABLES, ORIGIN, assemble, labels as asm_labels, new_machine, set_gate
 
 PIC_SETUP = """
     lgdt [gdtr]
@@ -64,6 +64,27 @@ def test_sti_hlt_sleeps_then_the_interrupt_returns_after_hlt(engine):
     result = m.run(max_insns=10_000)
     assert result.reason == "halt" and "disabled" in result.message, result.message
     assert counters(m) == (labels["after_hlt"], 1)
+
+
+@pytest.mark.parametrize("engine", ENGINE_VARIANTS)
+def test_interrupt_held_by_if_is_taken_right_after_the_sti_shadow(engine):
+    """sti ends a translated block with the interrupt waiting only for the shadow: the one
+    instruction after sti runs, then the interrupt is taken (not at the next exit)."""
+    body = """
+        out 0x99, al          ; the host raises IRQ 1 here: pending, but IF is clear
+        sti
+        nop                   ; the sti shadow
+    shadow_end:
+        nop
+        nop
+        cli
+        hlt
+    """
+    m, _ = machine(engine, body)
+    m.hook_port(0x99, write=lambda port, size, value: m.pic.raise_irq(1))
+    result = m.run(max_insns=10_000)
+    assert result.reason == "halt", result.message
+    assert counters(m) == (asm_labels(PIC_SETUP + body + TAIL)["shadow_end"], 1)
 
 
 @pytest.mark.parametrize("engine", ENGINE_VARIANTS)

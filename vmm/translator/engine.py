@@ -36,7 +36,7 @@ from ..x86.mmu import FETCH
 from ..x86.state import CS
 from ..x86.tlb import PAGE_SHIFT
 from ..x86.mode import MODE_PAGING, mode_of
-from ..x86.protection import TF_MASK
+from ..x86.protection import IF_MASK, TF_MASK
 from ..cache.disk import DiskCache, salt
 from .. import cache as cache_limits
 from ..cache.tcache import Block, CodeUnit, TranslationCache, block_key
@@ -136,6 +136,9 @@ class Translator:
             if s.eflags & TF_MASK:                   # single-stepping (a #DB trap after each): interpreted
                 interp.run(m, min(limit - s.icount, MAX_INSNS))
                 continue
+            if s.irq_pending and s.eflags & IF_MASK:
+                interp.run(m, 1)                     # only the sti / mov ss shadow holds it: one more
+                continue                             # instruction, then the monitor delivers it
             if self.tier2_jobs:
                 self._install_tier2()
                 if self.tier2_jobs:                  # still compiling: come back soon to install it
