@@ -47,7 +47,7 @@ from .irtext import COMPARE_CHAIN_MAX, Module, TextArith, Value
 def _field_offsets():
     """name -> (byte offset, width) for every CpuState field semantics may name."""
     table = {}
-    for name in ("eip", "eflags", "cc_op", "cc_dst", "cc_src", "cc_src2", "irq_pending"):
+    for name in ("eip", "eflags", "cc_op", "cc_dst", "cc_src", "cc_src2", "irq_pending", "ferr"):
         table[name] = (getattr(CpuState, name).offset, 32)
     for name in ("tsc", "icount", "icount_limit", "int_shadow"):
         table[name] = (getattr(CpuState, name).offset, 64)

@@ -31,7 +31,7 @@ ARITH_FLAGS_MASK = (1 << CF) | (1 << PF) | (1 << AF) | (1 << ZF) | (1 << SF) | (
 EFLAGS_FIXED = 0x2                      # bit 1 always reads as 1
 
 # CR0 bits used by the monitor.
-CR0_PE, CR0_ET, CR0_PG = 1 << 0, 1 << 4, 1 << 31
+CR0_PE, CR0_ET, CR0_NE, CR0_PG = 1 << 0, 1 << 4, 1 << 5, 1 << 31
 
 
 class Segment(ctypes.Structure):
@@ -119,6 +119,7 @@ class CpuState(ctypes.Structure):
         ("icount_limit", ctypes.c_uint64),   # translated code returns to the monitor at this count
         ("int_shadow", ctypes.c_uint64),     # icount at which sti/mov ss still blocks interrupts
         ("irq_pending", ctypes.c_uint32),    # an interrupt waits for IF: set by the monitor
+        ("ferr", ctypes.c_uint32),           # FERR# asserted (IRQ 13) for the x87 error pending now
     ])
 
 
