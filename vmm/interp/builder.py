@@ -161,6 +161,9 @@ class InterpBuilder(Builder):
     def seg_base(self, seg):
         return self.state.seg[seg].base
 
+    def seg_checked(self, seg):
+        return self.state.seg_checks >> seg & 1
+
     def load(self, linear, w):
         return self.mmu.read(linear, w >> 3)
 

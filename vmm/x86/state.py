@@ -120,22 +120,9 @@ class CpuState(ctypes.Structure):
         ("int_shadow", ctypes.c_uint64),     # icount at which sti/mov ss still blocks interrupts
         ("irq_pending", ctypes.c_uint32),    # an interrupt waits for IF: set by the monitor
         ("ferr", ctypes.c_uint32),           # FERR# asserted (IRQ 13) for the x87 error pending now
+        ("seg_checks", ctypes.c_uint32),     # bit n: segment n is checked (kept by segments.set_cache)
     ])
 
 
 assert CpuState.fpu.offset % 16 == 0, "FRSTOR/FNSAVE images are kept 16-byte aligned"
 
-
-# Flat 4 GiB segments as a multiboot loader leaves them: present, DPL 0, 32-bit, 4 KiB granular.
-FLAT_CODE_FLAGS = 0xC09B       # G=1 D=1 | P=1 DPL=0 S=1 type=0xB (exec/read, accessed)
-FLAT_DATA_FLAGS = 0xC093       # G=1 B=1 | P=1 DPL=0 S=1 type=0x3 (read/write, accessed)
-
-
-def set_flat_segments(state, code_selector=0x08, data_selector=0x10):
-    """Load every segment register with a flat 0..4 GiB descriptor cache."""
-    for index in range(6):
-        seg = state.seg[index]
-        seg.selector = code_selector if index == CS else data_selector
-        seg.base = 0
-        seg.limit = 0xFFFFFFFF
-        seg.flags = FLAT_CODE_FLAGS if index == CS else FLAT_DATA_FLAGS

@@ -122,7 +122,9 @@ def execute(b, i, operand=None):
     if f.waits:
         _report_pending(b)
     mem = _memory_operand(i) if f.memory else None
-    addr = address(b, mem) if mem is not None else None
+    # One check covers the whole operand or image; a store checks as a write (its old
+    # contents are read too).
+    addr = address(b, mem, write=bool(f.store), w=8 * max(f.load, f.store)) if mem is not None else None
     args = _inputs(b, f, addr) if operand is None else [operand, b.const(0, 64)]
     result = b.native(f.name, args + list(_pointers(b, i, fop, mem)))
     if f.store:
@@ -170,13 +172,13 @@ def fnstsw(b, i):
     if dst.kind == "gpr":
         b.set_reg(EAX, status, 16, 0)
     else:
-        b.store(address(b, dst), status, 16)
+        b.store(address(b, dst, write=True), status, 16)
 
 
 def fnstcw(b, i):
     _available(b)
     control = b.trunc(b.native("x87_read", [b.const(CW_OFFSET, 64)]), 64, 16)
-    b.store(address(b, i.ops[0]), control, 16)
+    b.store(address(b, i.ops[0], write=True), control, 16)
 
 
 def fwait(b, i):
