@@ -48,14 +48,20 @@ def fetch(m):
     any byte is read if EIP itself is beyond it).  An instruction that crosses into
     another page is decoded from both pages' bytes and not cached (the translator leaves
     it to the interpreter)."""
-    cs = m.state.seg[CS]
-    eip, limit = m.state.eip, cs.limit
+    s = m.state
+    eip, cs = s.eip, s.seg[CS]
+    limit = cs.limit
+    if limit != FLAT_LIMIT:                     # a 4 GiB CS has nothing to check (it wraps)
+        _check_code_limit(eip, 1, limit)
     linear = (cs.base + eip) & 0xFFFFFFFF
-    if limit == FLAT_LIMIT:                     # a 4 GiB CS: nothing to check (it wraps)
-        return m.decoder.decode(eip, linear) if not m.mmu.paging else _fetch_paged(m, eip, linear)
-    _check_code_limit(eip, 1, limit)
-    insn = m.decoder.decode(eip, linear) if not m.mmu.paging else _fetch_paged(m, eip, linear)
-    _check_code_limit(eip, insn.size, limit)
+    if not m.mmu.paging:
+        insn = m.decoder.decode(eip, linear)
+    else:
+        phys = m.mmu.translate(linear, FETCH)
+        head = PAGE_MASK + 1 - (linear & PAGE_MASK)
+        insn = m.decoder.decode(eip, phys) if head >= MAX_INSN_BYTES else _near_page_end(m, eip, linear, phys, head)
+    if limit != FLAT_LIMIT:
+        _check_code_limit(eip, insn.size, limit)
     return insn
 
 
@@ -65,14 +71,10 @@ def _check_code_limit(eip, size, limit):
         raise GuestFault(GP, 0, f"code at {eip:#x} ({size} bytes) beyond the CS limit {limit:#x}")
 
 
-def _fetch_paged(m, eip, linear):
-    """The instruction at EIP whose first byte is at `linear`, paging on."""
-    phys = m.mmu.translate(linear, FETCH)
-    head = PAGE_MASK + 1 - (linear & PAGE_MASK)
-    if head >= MAX_INSN_BYTES:
-        return m.decoder.decode(eip, phys)
-    # Near the page end a decode at `phys` reads the physically next frame, not the next
-    # linear page: only a defined instruction that fits in `head` bytes owes nothing to it.
+def _near_page_end(m, eip, linear, phys, head):
+    """The instruction at EIP, `head` bytes before the end of its page (paging on): a decode
+    at `phys` reads the physically next frame, not the next linear page, so only a defined
+    instruction that fits in `head` bytes owes nothing to it."""
     try:
         insn = m.decoder.decode(eip, phys)
     except MemoryAccessError:           # this frame is RAM's last one

@@ -29,11 +29,11 @@ from .tss import inner_stack
 
 
 class Stack:
-    def __init__(self, m, segment, esp, new_ss=None, ext=0):
-        """`segment`: the stack segment's cache or descriptor (base, limit, flags)."""
-        self.m, self.base, self.esp = m, segment.base, esp
+    def __init__(self, m, segment, esp, checked, new_ss=None, ext=0):
+        """`segment`: the stack segment's cache or descriptor (base, limit, flags);
+        `checked`: it is not flat (vmm.x86.segaccess), so accesses are checked against it."""
+        self.m, self.base, self.esp, self.checked = m, segment.base, esp, checked
         self.flags, self.limit = segment.flags, segment.limit
-        self.checked = not is_flat(SS, self.flags, self.limit)
         self.mask = 0xFFFFFFFF if self.flags & BIG else 0xFFFF
         self.new_ss = new_ss           # (selector, descriptor) of a stack that is not SS yet
         self.error_code = ext | (new_ss[0] & 0xFFFC if new_ss else 0)
@@ -44,22 +44,27 @@ class Stack:
 
     @classmethod
     def current(cls, m, ext=0):
-        return cls(m, m.state.seg[SS], m.state.gpr[ESP], ext=ext)
+        s = m.state
+        return cls(m, s.seg[SS], s.gpr[ESP], bool(s.seg_checks >> SS & 1), ext=ext)
 
-    def _linear(self, offset, w, write):
-        """The linear address of a w-bit access at stack offset `offset`, checked."""
-        offset &= self.mask
-        if self.checked and access_fault(self.m.builder, self.flags, self.limit, offset, w // 8, write):
+    def _check(self, offset, w, write):
+        """#SS unless a w-bit access at stack offset `offset` passes the segment's checks."""
+        if access_fault(self.m.builder, self.flags, self.limit, offset, w // 8, write):
             raise GuestFault(SS_FAULT, self.error_code, f"stack offset {offset:#x} outside SS (limit {self.limit:#x})")
-        return (self.base + offset) & 0xFFFFFFFF
 
     def push(self, value, w):
         self.esp = (self.esp - w // 8) & 0xFFFFFFFF
-        self._write(self._linear(self.esp, w, True), w // 8, value & ((1 << w) - 1))
+        offset = self.esp & self.mask
+        if self.checked:
+            self._check(offset, w, True)
+        self._write((self.base + offset) & 0xFFFFFFFF, w // 8, value & ((1 << w) - 1))
 
     def read(self, offset, w):
         """The w-bit value `offset` bytes above the current top, without popping it."""
-        return self._read(self._linear(self.esp + offset, w, False), w // 8)
+        offset = (self.esp + offset) & self.mask
+        if self.checked:
+            self._check(offset, w, False)
+        return self._read((self.base + offset) & 0xFFFFFFFF, w // 8)
 
     def pop(self, w):
         value = self.read(0, w)
@@ -89,7 +94,7 @@ def entry_stack(m, code, cpl, w, ext=0):
     s = m.state
     ss, esp = inner_stack(m, code.dpl, ext)
     segment = checked_stack(m, ss, code.dpl, TS, ext)
-    stack = Stack(m, segment, esp, new_ss=(ss, segment), ext=ext)
+    stack = Stack(m, segment, esp, not is_flat(SS, segment.flags, segment.limit), new_ss=(ss, segment), ext=ext)
     stack.push(s.seg[SS].selector, w)
     stack.push(s.gpr[ESP], w)
     return stack, code.dpl
