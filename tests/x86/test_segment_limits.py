@@ -172,21 +172,53 @@ def test_call_gate_new_stack_too_small_is_ss_with_its_selector(engine):
 
 
 def test_translation_for_a_flat_segment_is_not_reused_when_it_is_limited(engine):
-    """The same code (`probe`) runs twice with FS flat, then with FS limited: the third run
+    """The same code (`probe`) runs twice with ES flat, then with ES limited: the third run
     faults, so translated code keyed by the flat mode did not serve it."""
     setup = f"""
-    mov ax, 0x23
-    mov fs, ax
     call probe
     call probe
     mov ax, {SEG | 3}
-    mov fs, ax
+    mov es, ax
     call probe
     jmp done
 probe:"""
-    vector, regs = run_case(engine, setup, "mov eax, fs:[0x1ffd]\nret\ndone:", {SEG: data(0x1FFF)})
+    vector, regs = run_case(engine, setup, "mov eax, es:[0x1ffd]\nret\ndone:", {SEG: data(0x1FFF)})
     assert vector == GP
 
+
+def test_code_not_using_gs_is_translated_once_whatever_gs_holds():
+    """FS and GS are not in the translation mode (vmm.x86.mode): code run with GS null and
+    with GS flat, as a kernel runs with a thread's and a process's GS, is translated once;
+    the access through GS, translated while GS was flat, still faults once GS is null."""
+    setup = """
+    xor ebx, ebx
+    mov ax, 0
+    mov gs, ax
+    call probe
+    call probe
+    mov ebx, 1
+    mov ax, 0x23
+    mov gs, ax
+    call probe
+    call probe
+    mov ax, 0
+    mov gs, ax
+    call probe
+    jmp done
+probe:
+    mov eax, [0x1000]
+    test ebx, ebx
+    jz skip
+fault:
+    mov eax, gs:[0]
+skip:
+    ret
+done:"""
+    m = guest("jit", setup, {})
+    assert m.run(max_insns=20_000).reason == "halt"
+    assert frame(m)[:2] == (0, m.labels["fault"]) and struct.unpack("<I", m.mem_read(VECTOR_AT, 4))[0] == GP
+    eips = [block.eip for block in m.translator.cache.blocks.values()]
+    assert eips.count(m.labels["probe"]) == 1 and eips.count(m.labels["fault"]) == 1
 
 
 TASK, TASK_BASE = 0x30, 0x13000

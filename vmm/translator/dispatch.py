@@ -10,7 +10,7 @@ Example:
     build_dispatcher(module, jump_cache_address)      # then JIT-compile "dispatch"
 """
 
-from ..x86.mode import MODE_SEGMENTS_SHIFT
+from ..x86.mode import MODE_SEGMENTS, MODE_SEGMENTS_SHIFT
 from ..x86.state import CpuState
 from .exits import CONTINUE, MISS
 from .irtext import TextArith, Value
@@ -40,7 +40,7 @@ def build_dispatcher(module, jump_cache_address):
     target = b.load_ptr("i64", b.inttoptr(b.add(slot, b.const(8, 64), 64)))
     cpl = b.and_(b.load_ptr("i32", b.gep(state, OFFSETS["seg1.selector"][0])), b.const(3, 32), 32)
     paging = b.lshr(b.load_ptr("i32", b.gep(state, OFFSETS["cr0"][0])), b.const(31, 32), 32)
-    checks = b.load_ptr("i32", b.gep(state, CpuState.seg_checks.offset))
+    checks = b.and_(b.load_ptr("i32", b.gep(state, CpuState.seg_checks.offset)), b.const(MODE_SEGMENTS, 32), 32)
     mode = b.or_(b.or_(cpl, b.shl(paging, b.const(2, 32), 32), 32),
                  b.shl(checks, b.const(MODE_SEGMENTS_SHIFT, 32), 32), 32)
     want = b.add(b.add(b.zext(eip, 32, 64), b.const(1, 64), 64),

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from ..x86 import flags
 from ..x86.builder import Builder
 from ..x86.state import CpuState, FLAG_BITS
-from ..x86.mode import MODE_PAGING, MODE_SEGMENTS_SHIFT
+from ..x86.mode import MODE_PAGING, MODE_SEGMENTS, MODE_SEGMENTS_SHIFT
 from ..x86.tlb import VIEWS, view_index
 from ..memory import CODE_SHIFT
 from .exits import CONTINUE, BUDGET, STEP
@@ -127,7 +127,8 @@ class LLVMBuilder(TextArith, Builder):
         self.name = name
         self.layout = layout
         self.paging = bool(mode & MODE_PAGING)      # memory goes through the software TLB
-        self.checked_segments = mode >> MODE_SEGMENTS_SHIFT    # CpuState.seg_checks when compiled
+        # Segments whose accesses are checked: those of the mode that are not flat, FS, GS.
+        self.checked_segments = (mode >> MODE_SEGMENTS_SHIFT) | (~MODE_SEGMENTS & 0x3F)
         self.user = mode & 3 == 3                   # ...its user views (CPL 3)
         self.eager = eager
         self.values = {}          # field name -> current Value
@@ -245,8 +246,8 @@ class LLVMBuilder(TextArith, Builder):
         return self.field(f"seg{seg}.base")
 
     def seg_checked(self, seg):
-        """Static: the block is keyed by the mode it was compiled in, which holds the
-        segments that are not flat."""
+        """Static: the block is keyed by the mode it was compiled in, which says which of
+        ES, CS, SS, DS are not flat (FS and GS are always checked: vmm.x86.mode)."""
         return bool(self.checked_segments >> seg & 1)
 
     # ---- memory: inline RAM access with a slow-path exit -----------------------------------

@@ -14,8 +14,9 @@ Flat segments cost nothing: a segment register is *flat* when no access through 
 fail these checks (present, 4 GiB, expand-up writable data; for CS, readable code, since a
 store through CS is always checked).  CpuState.seg_checks has bit n set for each segment
 register n that is not flat; `segments.set_cache` keeps it, the translation mode carries it
-(vmm.x86.mode), and translated code checks only accesses through a segment whose bit is
-set: a failed check leaves for the interpreter, which raises the fault.
+for ES, CS, SS and DS (vmm.x86.mode: FS and GS are always checked), and translated code
+checks only accesses through a segment the builder does not know to be flat
+(`b.seg_checked`): a failed check leaves for the interpreter, which raises the fault.
 
 Example:
     check_access(b, DS, offset, 32, write=True)      # nothing emitted for a flat DS
