@@ -34,7 +34,8 @@ from .x86.interrupts import deliver
 from .x86.mmu import Mmu
 from .x86.msr import MsrFile
 from .x86.protection import IF_MASK
-from .x86.state import CpuState, GPR_NAMES, SEG_NAMES, CR0_PE, CR0_ET, set_flat_segments, reset_fpu
+from .x86.segments import set_flat_segments, set_selector
+from .x86.state import CpuState, GPR_NAMES, SEG_NAMES, CR0_PE, CR0_ET, reset_fpu
 
 ENGINES = {"interp": interp_engine, "jit": jit_engine}
 SLICE = {"interp": 20_000, "jit": jit_engine.SLICE}     # instructions between wall-clock checks
@@ -317,7 +318,7 @@ class Machine:
         if kind == "gpr":
             self.builder.set_reg(index, value & ((1 << width) - 1), width, shift)
         elif kind == "seg":
-            self.state.seg[index].selector = value
+            set_selector(self.state, index, value & 0xFFFF)
         elif kind == "cr":
             self.state.cr[index] = value
         else:

@@ -22,13 +22,15 @@ from pathlib import Path
 from keystone import Ks, KS_ARCH_X86, KS_MODE_32
 
 from tests.asmguest import new_machine
-from vmm.x86.state import reset_fpu
+from vmm.x86.exceptions import MF
+from vmm.x86.state import CR0_ET, CR0_NE, CR0_PE, reset_fpu
 
 from .oracle import DATA, DATA_SIZE, POINTERS
 
 CODE = 0x20000
 SOURCE = Path(__file__).parent / "native" / "run_snippet.c"
 HOST_CS, HOST_DS = 0x23, 0x2B              # Linux's 32-bit user selectors
+PROTECTED = CR0_PE | CR0_ET                # the machine's CR0 (vmm.machine)
 
 
 @functools.lru_cache(maxsize=None)
@@ -46,12 +48,23 @@ def _assemble(asm):
     return bytes(encoding)
 
 
-def run_host(asm, data):
+def _run_host(asm, data):
     code = _assemble(asm + "\nret")
     done = subprocess.run([str(harness())], input=struct.pack("<I", len(code)) + code + data,
                           capture_output=True, timeout=10)
     assert done.returncode == 0, f"native harness failed ({done.returncode}) for {asm!r}"
-    return done.stdout
+    return done
+
+
+def run_host(asm, data):
+    return _run_host(asm, data).stdout
+
+
+def host_x87_error(asm, data):
+    """Where the host CPU reported an x87 error (#MF, SIGFPE): the faulting instruction's
+    offset in the code, or None if the snippet ran to its end."""
+    report = _run_host(asm, data).stderr.decode()
+    return int(report.split()[1], 16) if report.startswith("sigfpe") else None
 
 
 @functools.lru_cache(maxsize=None)
@@ -59,8 +72,10 @@ def _machine(engine):
     return new_machine(engine, memory_mb=1)
 
 
-def run_vmm(engine, asm, data, cr0=None):
+def _run_vmm(engine, asm, data, cr0):
+    """(machine, RunResult, code) of the snippet on `engine`, CR0 = `cr0`."""
     m = _machine(engine)
+    m.state.cr[0], m.state.ferr = cr0, 0
     m.mem_write(0, bytes(0x30000))
     ctypes.memset(ctypes.addressof(m.state.fpu), 0, ctypes.sizeof(m.state.fpu))   # a new process's
     reset_fpu(m.state.fpu)                     # registers are zero; fninit keeps what is there
@@ -79,7 +94,22 @@ def run_vmm(engine, asm, data, cr0=None):
     # CS has RPL 3, as in a Linux process, so FCS matches the host's; at CPL 3 hlt would
     # fault, so the run stops after the snippet's instructions instead.
     count = sum(1 for line in asm.splitlines() if line.strip())
-    result = m.run(max_insns=count)
+    return m, m.run(max_insns=count), code
+
+
+def run_vmm(engine, asm, data):
+    m, result, code = _run_vmm(engine, asm, data, PROTECTED)
     assert result.reason == "limit" and m.state.eip == CODE + len(code), \
         f"vmm: {result.reason} {result.message} at {m.state.eip:#x} for {asm!r}"
     return m.mem_read(DATA, DATA_SIZE)
+
+
+def vmm_x87_error(engine, asm, data):
+    """Where vmm raised #MF (CR0.NE set, as under Linux; with no IDT the run stops there):
+    the faulting instruction's offset in the code, or None if the snippet ran to its end."""
+    m, result, code = _run_vmm(engine, asm, data, PROTECTED | CR0_NE)
+    if result.fault == MF:
+        return m.state.eip - CODE
+    assert result.reason == "limit" and m.state.eip == CODE + len(code), \
+        f"vmm: {result.reason} {result.message} at {m.state.eip:#x} for {asm!r}"
+    return None

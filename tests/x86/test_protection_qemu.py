@@ -2,7 +2,8 @@
 
 One multiboot guest sets up its own GDT, IDT and TSS and runs a list of scenarios, each a
 piece of ring-3 code (after optional ring-0 preparation) that ends in a handler which prints
-what it found on COM1 (error code, frame, registers) and starts the next scenario.  QEMU's
+what it found on COM1 (error code, frame, registers) and starts the next scenario; the last
+is an x87 error reported as #MF at fwait (QEMU reports one only there and at fnop).  QEMU's
 printout is the expected one; every engine must print the same.  Differences on purpose,
 kept out of the printout: vmm sets the accessed bit of a code segment loaded into CS (the
 SDM: on every segment register load), QEMU only for data segments; error codes raised
@@ -76,10 +77,21 @@ user_popf:
     pushfd
     pop eax
     int 0x80
+user_x87_error:
+    fninit
+    fldcw word ptr [x87_control]  ; zero divide unmasked
+    fldz
+    fld1
+    fdiv st(0), st(1)             ; pending: ES set, nothing reported yet
+    mov eax, 0x77
+    fwait                         ; CR0.NE: #MF here
+x87_control:
+    .word 0x037b
 """
 ORDER = [("0", "user_int80"), ("0", "user_cli"), ("0", "user_int_ring0_gate"), ("0", "user_ports"),
          ("0", "user_call_gate"), ("0", "user_ring0_data"), ("0", "user_probes"),
-         ("prep_double_fault", "user_double_fault"), ("prep_sysenter", "user_sysenter"), ("0", "user_popf")]
+         ("prep_double_fault", "user_double_fault"), ("prep_sysenter", "user_sysenter"), ("0", "user_popf"),
+         ("prep_x87_error", "user_x87_error")]
 
 KERNEL = """
     lgdt [gdtr]
@@ -157,6 +169,16 @@ frame_word:
     mov eax, edx
     call hex32
     jmp next_scenario
+report_x87:                       ; #MF: EIP, CS, the status word; the error cleared
+    mov eax, [esp]
+    call hex32
+    mov eax, [esp + 4]
+    call hex32
+    fnstsw ax
+    movzx eax, ax
+    call hex32
+    fnclex
+    jmp next_scenario
 call_gate_entry:                  ; ring 0 via the call gate: its stack, then back to ring 3
     mov ecx, 6
     mov ebp, esp
@@ -187,6 +209,11 @@ prep_sysenter:
     mov eax, sysenter_entry
     wrmsr
     ret
+prep_x87_error:                   ; x87 errors as #MF, not IRQ 13
+    mov eax, cr0
+    or eax, 0x20
+    mov cr0, eax
+    ret
 sysenter_entry:
     mov eax, esp
     call hex32
@@ -206,6 +233,7 @@ def _tables(where):
     idt = [0] * 256
     for vector in (8, 10, 11, 12, 13):
         idt[vector] = gate(0x08, where["report_error"], 0xE, 0)
+    idt[16] = gate(0x08, where["report_x87"], 0xE, 0)
     idt[0x80] = gate(0x08, where["report_frame"], 0xE, 3)
     idt[0x81] = gate(0x08, where["report_frame"], 0xE, 0)
     quads = lambda values: "\n".join(f"    .quad {v:#x}" for v in values)
@@ -242,7 +270,7 @@ tss:
 @functools.lru_cache(maxsize=None)
 def _image():
     source = "mov esp, 0x90000\n" + KERNEL + SCENARIOS + RUNTIME
-    where = labels(source + _tables({"tss": 0, "call_gate_entry": 0, "report_error": 0, "report_frame": 0}),
+    where = labels(source + _tables({"tss": 0, "call_gate_entry": 0, "report_error": 0, "report_frame": 0, "report_x87": 0}),
                    ENTRY)
     return elf32(assemble(source + _tables(where), ENTRY), entry=ENTRY)
 

@@ -1,6 +1,9 @@
 """The x87 in whole guests, on every engine: Linux's FPU checks, an fnsave/frstor round
-trip, #NM through the guest IDT (CR0.TS and CR0.EM; fwait only with TS and MP), and x87
-loops that really run as translated code (few STEP exits)."""
+trip, #NM through the guest IDT (CR0.TS and CR0.EM; fwait only with TS and MP), a pending
+unmasked exception reported as #MF (CR0.NE) or IRQ 13 (FERR#), and x87 loops that really
+run as translated code (few STEP exits).  Unicorn gives no #MF to a guest IDT: the expected
+values are the SDM's, and which instructions report is checked against the host CPU
+(test_x87_host.py)."""
 
 import struct
 
@@ -9,7 +12,7 @@ import pytest
 from tests.asmguest import run_asm
 from vmm.translator.exits import STEP
 
-from vmm.x86.exceptions import NM
+from vmm.x86.exceptions import MF, NM
 
 from .test_system import _idt_machine
 
@@ -146,3 +149,123 @@ def test_faulting_store_leaves_the_fpu_as_it_was(engine):
 def test_16_bit_environment_forms_are_ud(engine):
     m, result = run_asm(engine, "fninit\n.byte 0x66\nfnstenv [0x3000]\ncli\nhlt")
     assert result.reason == "error" and result.fault == 6
+
+
+MF_BODY = """
+    mov eax, cr0
+    or eax, {cr0_bits}
+    mov cr0, eax
+    xor ebx, ebx
+    xor ecx, ecx
+    xor esi, esi
+    mov word ptr [0x3080], 0
+    {setup}
+    fninit
+    fldcw word ptr [unmasked]
+    fldz
+    fld1
+    fdiv st(0), st(1)             ; 1 / 0 with ZE unmasked: ES set, ST(0) left alone
+    {between}
+waiting:
+    {insn}
+after:
+    fnstsw ax
+    jmp done
+handler_mf:                       ; count, remember EIP and the status word, clear the error
+    inc ebx
+    mov ecx, [esp]
+    fnstsw word ptr [0x3080]
+    fnclex
+    mov dword ptr [0x3100 + esi * 4], 16
+    inc esi
+    iretd
+handler_nm:
+    clts
+    mov dword ptr [0x3100 + esi * 4], 7
+    inc esi
+    iretd
+handler_irq13:                    ; what Linux's math_error_irq does, then EOI both PICs
+    inc ebx
+    mov ecx, [esp]
+    fnstsw word ptr [0x3080]
+    fnclex
+    out 0xf0, al
+    mov al, 0x20
+    out 0xa0, al
+    out 0x20, al
+    iretd
+unmasked:
+    .word 0x037b
+done:
+"""
+ZE_PENDING = 0x8084                   # B, ES and ZE: what the handler finds
+
+
+def _handler_status(m):
+    """The status word the handler stored, TOP left out."""
+    return struct.unpack("<H", m.mem_read(0x3080, 2))[0] & ~0x3800
+NE, TS = 0x20, 0x8
+IRQ13_VECTOR = 0x75                   # the slave PIC's base 0x70 (the BIOS's) + 5
+PIC_OPEN_IRQ13 = "mov al, 0xdf\nout 0xa1, al\nmov al, 0xfb\nout 0x21, al"
+
+
+def _mf_guest(engine, insn, cr0_bits=NE, setup="", between=""):
+    src = (MF_BODY.replace("{cr0_bits}", str(cr0_bits)).replace("{setup}", setup)
+           .replace("{between}", between).replace("{insn}", insn))
+    m, labels = _idt_machine(engine, src)
+    for vector, label in ((MF, "handler_mf"), (NM, "handler_nm"), (IRQ13_VECTOR, "handler_irq13")):
+        offset = labels[label]
+        gate = (offset & 0xFFFF) | (0x08 << 16) | (0x8E00 << 32) | ((offset >> 16) << 48)
+        m.mem_write(labels["idt"] + vector * 8, struct.pack("<Q", gate))
+    result = m.run(max_insns=10_000)
+    assert result.reason == "halt", result.message
+    return m, labels
+
+
+WAITING = ["fwait", "fnop", "fld1", "fldcw word ptr [unmasked]", "fxch st(1)", "fstp st(0)",
+           "fadd dword ptr [unmasked]", "fldenv [0x3200]", "frstor [0x3200]"]
+
+
+@pytest.mark.parametrize("insn", WAITING)
+def test_pending_exception_is_mf_at_the_next_waiting_instruction(engine, insn):
+    """CR0.NE: #MF, a fault with EIP on the waiting instruction; the handler's fnclex clears
+    the error, so the instruction runs when iret returns to it (once: one #MF)."""
+    m, labels = _mf_guest(engine, insn, setup="fninit\nfnsave [0x3200]", between="mov edi, 5")
+    assert (m.reg_read("ebx"), m.reg_read("ecx")) == (1, labels["waiting"])
+    assert _handler_status(m) == ZE_PENDING and m.reg_read("eax") & 0x80 == 0 and m.reg_read("edi") == 5
+
+
+@pytest.mark.parametrize("insn, cleared", [("fnstsw ax", False), ("fnstcw word ptr [0x3000]", False),
+                                           ("fnclex", True), ("fninit", True), ("fnsave [0x3000]", True),
+                                           ("fnstenv [0x3000]", True)])
+def test_no_wait_instructions_do_not_report(engine, insn, cleared):
+    """fnstsw and fnstcw run with the error pending (it is reported at the fwait after them);
+    fnclex and fninit clear it, fnsave reinitialises, fnstenv masks every exception."""
+    m, labels = _mf_guest(engine, insn + "\nlater:\nfwait")
+    assert m.reg_read("ebx") == (0 if cleared else 1)
+    assert m.reg_read("ecx") == (0 if cleared else labels["later"])
+
+
+def test_nm_comes_before_mf(engine):
+    """CR0.TS set while an error is pending: the waiting instruction takes #NM first; once
+    the handler clears TS, the retried instruction takes #MF, and runs after that."""
+    m, labels = _mf_guest(engine, "fld1", between=f"mov eax, cr0\nor eax, {TS}\nmov cr0, eax")
+    assert struct.unpack("<II", m.mem_read(0x3100, 8)) == (7, 16) and m.reg_read("esi") == 2
+    assert m.reg_read("ecx") == labels["waiting"]
+
+
+def test_without_ne_the_error_is_irq_13(engine):
+    """CR0.NE clear: FERR# raises IRQ 13 on the PIC instead; with interrupts open it is taken
+    at the waiting instruction, whose handler clears the error so the fwait then runs."""
+    m, labels = _mf_guest(engine, "fwait", cr0_bits=0, setup=PIC_OPEN_IRQ13 + "\nsti")
+    assert (m.reg_read("ebx"), m.reg_read("ecx"), _handler_status(m)) == (1, labels["waiting"], ZE_PENDING)
+    assert m.reg_read("esi") == 0                        # no #MF
+
+
+def test_without_ne_and_interrupts_closed_the_instructions_run(engine):
+    """CR0.NE clear and IF clear: the waiting instructions run as if the exception were
+    masked, FERR# is asserted once (one IRQ 13), taken when sti opens interrupts."""
+    m, labels = _mf_guest(engine, "fwait\nfld1\nfwait\nsti\nnop\nopened:\nnop", cr0_bits=0,
+                          setup=PIC_OPEN_IRQ13)
+    assert (m.reg_read("ebx"), m.reg_read("ecx"), _handler_status(m)) == (1, labels["opened"], ZE_PENDING)
+    assert m.reg_read("eax") & 0x80 == 0 and (m.reg_read("eax") >> 11) & 7 == 5      # fld1 pushed

@@ -3,9 +3,11 @@ image (exception flags, ES/B, C1, reserved words, FIP/FOP/FDP and selectors incl
 EFLAGS and EAX, and every stored byte must be the hardware's.  This covers what Unicorn
 gets wrong (test_x87.py lists it): SNaN quieting, fprem/fscale, fisttp's integer
 indefinite, constants under every rounding mode, fcomi's OF/SF/AF, exception flags,
-unmasked exceptions, stack overflow and underflow."""
+unmasked exceptions, stack overflow and underflow; and which instructions report a pending
+unmasked exception (#MF) and where."""
 
 import random
+import struct
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -75,3 +77,21 @@ def test_unmasked_exceptions_set_es_and_b(engine, asm, seed):
                                   "fldz\nfld1\nfdiv st(0), st(1)\nfnstsw ax\nfstp st(0)\nfwait"])
 def test_stack_faults_and_environment(engine, body):
     compare(engine, body, 1)
+
+
+# An unmasked zero divide left pending (ES set), then the instruction, then fwait: where is
+# the error reported?  At the instruction if it waits, else at the fwait, or nowhere if the
+# instruction cleared it (fnclex, fninit, fnsave) or masked it (fnstenv).
+PENDING = "fninit\nfnsave [esi + 0x200]\nfldcw word ptr [esi + 0x100]\nfldz\nfld1\nfdiv st(0), st(1)\n"
+AFTER_PENDING = ["fwait", "fnop", "fld1", "fxch st(1)", "fadd st(0), st(1)", "fcomi st(0), st(1)",
+                 "fcmovb st(0), st(1)", "fstp qword ptr [edi]", "ffree st(2)", "fincstp",
+                 "fldcw word ptr [esi + 0x100]", "fldenv [esi + 0x200]", "frstor [esi + 0x200]",
+                 "fnstsw ax", "fnstcw word ptr [edi]", "fnstenv [edi]", "fnsave [edi]", "fnclex", "fninit"]
+
+
+@pytest.mark.parametrize("insn", AFTER_PENDING)
+def test_pending_exception_is_reported_where_the_host_reports_it(engine, insn):
+    data = bytearray(DATA_SIZE)
+    struct.pack_into("<H", data, 0x500, 0x037B)          # [esi + 0x100]: ZE unmasked
+    asm = PENDING + insn + "\nfwait"
+    assert hostfpu.vmm_x87_error(engine, asm, bytes(data)) == hostfpu.host_x87_error(asm, bytes(data))

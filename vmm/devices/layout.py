@@ -33,6 +33,8 @@ CMOS_PORTS = 2
 RTC_IRQ = 8
 CMOS_BYTES = 128
 
+FPU_ERROR_IRQ = 13        # the x87's FERR# output, as the AT wired it (CR0.NE clear)
+
 PCI_CONFIG_PORT = 0xCF8   # type-1 configuration: address at 0xCF8, data at 0xCFC-0xCFF;
 PCI_CONFIG_PORTS = 8      # 0xCF9 (a byte access) is the reset control register
 

@@ -161,6 +161,9 @@ class InterpBuilder(Builder):
     def seg_base(self, seg):
         return self.state.seg[seg].base
 
+    def seg_checked(self, seg):
+        return self.state.seg_checks >> seg & 1
+
     def load(self, linear, w):
         return self.mmu.read(linear, w >> 3)
 
@@ -206,7 +209,7 @@ def _field_accessors():
         for part in ("selector", "base", "limit", "flags"):
             table[f"seg{n}.{part}"] = (lambda s, n=n, p=part: getattr(s.seg[n], p),
                                        lambda s, v, n=n, p=part: setattr(s.seg[n], p, v))
-    for name in ("tsc", "icount", "int_shadow", "icount_limit", "irq_pending"):
+    for name in ("tsc", "icount", "int_shadow", "icount_limit", "irq_pending", "ferr"):
         table[name] = (lambda s, n=name: getattr(s, n), lambda s, v, n=name: setattr(s, n, v))
     return table
 

@@ -1,18 +1,21 @@
 """The native dispatcher: runs translated blocks back to back without returning to Python.
 
-`i32 dispatch(ptr state)` loops: look state.eip and the translation mode (CPL, paging;
-vmm.cache.tcache.mode_of) up in the jump cache (a native direct-mapped table, QEMU's
-tb_jmp_cache), call the block, and go on while blocks return CONTINUE.  A miss, a budget
-expiry or a STEP returns the exit code to Python.  Blocks check the budget themselves at
-entry.  A STEP that left a page fault in `pending_fault` (Mmu.fill) is delivered here by the
-native fast path whose address is in the slot at `deliver_slot` (0 until it is compiled),
-and the loop goes on in the handler; only if it declines does Python see the STEP.
+`i32 dispatch(ptr state)` loops: look state.eip and the translation mode (CPL, paging,
+checked segments: vmm.x86.mode.mode_of, computed here the same way) up in the jump cache
+(a native direct-mapped table, QEMU's tb_jmp_cache), call the block, and go on while blocks
+return CONTINUE.  A miss, a budget expiry or a STEP returns the exit code to Python.
+Blocks check the budget themselves at entry.  A STEP that left a fault in `pending_fault`
+(Mmu.fill, raise_if) is delivered here by the native fast path whose address is in the
+slot at `deliver_slot` (0 until it is compiled), and the loop goes on in the handler; only
+if it declines does Python see the STEP.
 
 Example:
     build_dispatcher(module, jump_cache_address, deliver_slot)   # then JIT-compile "dispatch"
 """
 
 from ..x86.exceptions import HAS_ERROR
+from ..x86.mode import MODE_SEGMENTS, MODE_SEGMENTS_SHIFT
+from ..x86.state import CpuState
 from .exits import CONTINUE, MISS, STEP
 from .irtext import TextArith, Value
 from .llvm_builder import OFFSETS
@@ -41,7 +44,9 @@ def build_dispatcher(module, jump_cache_address, deliver_slot):
     target = b.load_ptr("i64", b.inttoptr(b.add(slot, b.const(8, 64), 64)))
     cpl = b.and_(b.load_ptr("i32", b.gep(state, OFFSETS["seg1.selector"][0])), b.const(3, 32), 32)
     paging = b.lshr(b.load_ptr("i32", b.gep(state, OFFSETS["cr0"][0])), b.const(31, 32), 32)
-    mode = b.or_(cpl, b.shl(paging, b.const(2, 32), 32), 32)
+    checks = b.and_(b.load_ptr("i32", b.gep(state, CpuState.seg_checks.offset)), b.const(MODE_SEGMENTS, 32), 32)
+    mode = b.or_(b.or_(cpl, b.shl(paging, b.const(2, 32), 32), 32),
+                 b.shl(checks, b.const(MODE_SEGMENTS_SHIFT, 32), 32), 32)
     want = b.add(b.add(b.zext(eip, 32, 64), b.const(1, 64), 64),
                  b.shl(b.zext(mode, 32, 64), b.const(32, 64), 64), 64)
     hit = b.eq(tag, want, 64)

@@ -43,6 +43,7 @@ from ..x86.state import CS
 from ..x86.tlb import PAGE_SHIFT
 from ..x86.mode import MODE_PAGING, mode_of
 from ..x86.protection import IF_MASK, TF_MASK
+from ..x86.segaccess import FLAT_LIMIT
 from ..cache.disk import DiskCache, salt
 from .. import cache as cache_limits
 from ..cache.tcache import Block, CodeUnit, TranslationCache, block_key
@@ -153,7 +154,8 @@ class Translator:
             if self.cache.dead:
                 self._free_dead()                    # no translated code runs here
             s.icount_limit = limit
-            if m.code_hooks or s.seg[CS].base != 0 or not s.seg[CS].flags & CS_32BIT:
+            cs = s.seg[CS]
+            if m.code_hooks or cs.base != 0 or cs.limit != FLAT_LIMIT or not cs.flags & CS_32BIT:
                 interp.run(m, limit - s.icount)      # hooks, segmented or 16-bit code: interpreter
                 break
             if s.eflags & TF_MASK:                   # single-stepping (a #DB trap after each): interpreted
@@ -540,7 +542,7 @@ class Translator:
         """What a batch's code depends on besides `salt`: tier, mode, and each planned
         block's EIP and guest bytes, from both pages for a crossing block (its physical
         addresses are not in the code)."""
-        parts = [struct.pack("<BB", tier, mode)]
+        parts = [struct.pack("<BH", tier, mode)]
         for plan in planned:
             runs = byte_runs(plan)
             parts.append(struct.pack("<II", plan.eip, sum(length for _, length in runs)))

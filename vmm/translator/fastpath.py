@@ -28,7 +28,8 @@ The common case (what Linux and the project's example OS do); anything else decl
            non-conforming code segment with DPL <= CPL and the handler inside its limit;
            the stack: the current one (32-bit) for DPL = CPL, else the 32-bit TSS's stack
            for ring DPL, a GDT entry for a present, accessed, 32-bit writable data segment
-           with RPL = DPL = that ring; the frame inside one RAM page with no translated code.
+           with RPL = DPL = that ring; a flat stack segment (no limit to check); the frame
+           inside one RAM page with no translated code.
   iret     at CPL 0, NT and VM clear, a 32-bit stack; back to ring 0, or to ring 3 with its
            SS:ESP (the same segment checks as above); the popped EFLAGS without VM.
   sysenter IA32_SYSENTER_CS not null (its MSRs live in CpuState.sysenter); sysexit at CPL 0.
@@ -49,7 +50,8 @@ from ..memory import CODE_SHIFT
 from ..x86.protection import EFLAGS_WRITABLE, IF_MASK, NT_MASK, RF_MASK, TF_MASK, VM_MASK
 from ..x86.state import (ARITH_FLAGS_MASK, CR0_PE, CS, DS, ECX, EDX, ES, ESP, FS, GS, SS, CpuState, Segment,
                          TableRegister)
-from ..x86.sysenter import FLAT_CODE, FLAT_DATA
+from ..x86.segaccess import CODE_MASK, FLAT_CODE as FLAT_SEGMENT_CODE, FLAT_DATA, FLAT_LIMIT, FLAT_MASK
+from ..x86.segments import FLAT_CODE_FLAGS as SYSENTER_CODE, FLAT_DATA_FLAGS as SYSENTER_DATA
 from ..x86.tlb import view_index
 from . import symbols
 from .irtext import TextArith, Value
@@ -79,6 +81,7 @@ def _offsets():
         table[f"tr.{part}"] = (CpuState.tr.offset + getattr(Segment, part).offset, 32)
     for k, name in enumerate(("sysenter_cs", "sysenter_esp", "sysenter_eip")):
         table[name] = (CpuState.sysenter.offset + 8 * k, 32)       # the low halves
+    table["seg_checks"] = (CpuState.seg_checks.offset, 32)
     return table
 
 
@@ -159,12 +162,30 @@ class _Writer(TextArith):
         limit = self.select(granular, self.or_(self.shl(raw, self.c(12), 32), self.c(0xFFF), 32), raw, 32)
         return base, limit, self.bits(self.lshr(high, self.c(8), 32), 0xF0FF)
 
+    def require_flat_stack(self, flags=None, limit=None):
+        """Decline unless the stack segment (this cache, or SS's now) is flat: the pushes and
+        pops here check no segment limit (the general path does)."""
+        if flags is None:
+            self.require(self.field("seg_checks"), 1 << SS, 0)
+            return
+        self.require(flags, FLAT_MASK, FLAT_DATA)
+        self.decline_if(self.ne(limit, self.c(FLAT_LIMIT), 32))
+
     def dpl(self, flags):
         return self.bits(self.lshr(flags, self.c(5), 32), 3)
 
     def load_segment(self, seg, selector, base, limit, flags):
+        """Segment register `seg` <- selector and cache, with its bit of seg_checks, as
+        vmm.x86.segments.set_cache does (set unless vmm.x86.segaccess.is_flat)."""
         for part, value in zip(("selector", "base", "limit", "flags"), (selector, base, limit, flags)):
             self.set_field(f"seg{seg}.{part}", value)
+        flat = self.eq(self.bits(flags, FLAT_MASK), self.c(FLAT_DATA), 32)
+        if seg == CS:
+            flat = self.or_(flat, self.eq(self.bits(flags, CODE_MASK), self.c(FLAT_SEGMENT_CODE), 32), 1)
+        flat = self.and_(flat, self.eq(limit, self.c(FLAT_LIMIT), 32), 1)
+        checks = self.field("seg_checks")
+        self.set_field("seg_checks", self.select(flat, self.bits(checks, ~(1 << seg) & 0xFFFFFFFF),
+                                                 self.or_(checks, self.c(1 << seg), 32), 32))
 
     def count(self):
         """One more use of this fast path (Translator.fast_counts, by FUNCTIONS)."""
@@ -299,6 +320,7 @@ def _deliver(module, layout):
     w.start("current")
     old_ss = w.field(f"seg{SS}.selector")
     w.require(w.field(f"seg{SS}.flags"), 0x4000, 0x4000)
+    w.require_flat_stack()
     cur = (old_ss, w.field(f"seg{SS}.base"), w.field(f"seg{SS}.limit"), w.field(f"seg{SS}.flags"), w.field(f"gpr{ESP}"))
     cur_label = w.current
     w.br("stack")
@@ -313,6 +335,7 @@ def _deliver(module, layout):
     w.require(w.xor(w.bits(inner_ss, 3), new_cpl, 32), 3, 0)
     ss_base, ss_limit, ss_flags = w.segment(*w.descriptor(inner_ss))
     w.require(ss_flags, STACK_MASK, STACK_OK)
+    w.require_flat_stack(ss_flags, ss_limit)
     w.decline_if(w.ne(w.dpl(ss_flags), new_cpl, 32))
     inner = (inner_ss, ss_base, ss_limit, ss_flags, inner_esp)
     inner_label = w.current
@@ -351,6 +374,7 @@ def _iret(module, layout):
     w.require(old, NT_MASK | VM_MASK, 0)
     w.require(w.field(f"seg{CS}.selector"), 3, 0)
     w.require(w.field(f"seg{SS}.flags"), 0x4000, 0x4000)
+    w.require_flat_stack()
     stack_base, esp = w.field(f"seg{SS}.base"), w.field(f"gpr{ESP}")
     frame = w.host(w.add(stack_base, esp, 32), 12, w.c(SUPERVISOR_READ))
     eip, selector, popped = w.load32(frame), w.bits(w.load32(frame, 4), 0xFFFF), w.load32(frame, 8)
@@ -371,6 +395,7 @@ def _iret(module, layout):
     w.require(new_ss, 3, 3)
     ss_base, ss_limit, ss_flags = w.segment(*w.descriptor(new_ss))
     w.require(ss_flags, STACK_MASK | 0x60, STACK_OK | 0x60)      # DPL 3
+    w.require_flat_stack(ss_flags, ss_limit)
     w.load_segment(SS, new_ss, ss_base, ss_limit, ss_flags)
     w.set_field(f"gpr{ESP}", new_esp)
     _drop_inaccessible(w)
@@ -397,8 +422,8 @@ def _drop_inaccessible(w):
         segment = w.ne(w.bits(flags, 0x10), w.c(0), 32)
         conforming = w.eq(w.bits(flags, 0x1C), w.c(0x1C), 32)
         drop = w.and_(w.and_(segment, w.not_(conforming, 1), 1), w.ult(w.dpl(flags), w.c(3), 32), 1)
-        w.set_field(f"seg{seg}.selector", w.select(drop, w.c(0), w.field(f"seg{seg}.selector"), 32))
-        w.set_field(f"seg{seg}.flags", w.select(drop, w.bits(flags, ~0x80 & 0xFFFFFFFF), flags, 32))
+        w.load_segment(seg, w.select(drop, w.c(0), w.field(f"seg{seg}.selector"), 32), w.field(f"seg{seg}.base"),
+                       w.field(f"seg{seg}.limit"), w.select(drop, w.bits(flags, ~0x80 & 0xFFFFFFFF), flags, 32))
 
 
 def _sysenter(module, layout):
@@ -407,8 +432,8 @@ def _sysenter(module, layout):
     w = _Writer(module, "fast_sysenter", [], layout)
     selector = w.bits(w.field("sysenter_cs"), 0xFFFC)
     w.decline_if(w.eq(selector, w.c(0), 32))
-    w.load_segment(CS, selector, w.c(0), w.c(0xFFFFFFFF), w.c(FLAT_CODE))
-    w.load_segment(SS, w.add(selector, w.c(8), 32), w.c(0), w.c(0xFFFFFFFF), w.c(FLAT_DATA))
+    w.load_segment(CS, selector, w.c(0), w.c(0xFFFFFFFF), w.c(SYSENTER_CODE))
+    w.load_segment(SS, w.add(selector, w.c(8), 32), w.c(0), w.c(0xFFFFFFFF), w.c(SYSENTER_DATA))
     w.set_field("eflags", w.bits(w.field("eflags"), ~(VM_MASK | IF_MASK | RF_MASK) & 0xFFFFFFFF))
     w.set_field(f"gpr{ESP}", w.field("sysenter_esp"))
     w.set_field("eip", w.field("sysenter_eip"))
@@ -424,9 +449,9 @@ def _sysexit(module, layout):
     selector = w.bits(w.field("sysenter_cs"), 0xFFFC)
     w.decline_if(w.eq(selector, w.c(0), 32))
     w.load_segment(CS, w.or_(w.add(selector, w.c(16), 32), w.c(3), 32), w.c(0), w.c(0xFFFFFFFF),
-                   w.c(FLAT_CODE | 3 << 5))
+                   w.c(SYSENTER_CODE | 3 << 5))
     w.load_segment(SS, w.or_(w.add(selector, w.c(24), 32), w.c(3), 32), w.c(0), w.c(0xFFFFFFFF),
-                   w.c(FLAT_DATA | 3 << 5))
+                   w.c(SYSENTER_DATA | 3 << 5))
     w.set_field(f"gpr{ESP}", w.field(f"gpr{ECX}"))
     w.set_field("eip", w.field(f"gpr{EDX}"))
     w.count()

@@ -37,7 +37,7 @@ from ..x86 import flags
 from ..x86.builder import Builder
 from ..x86.exceptions import pending_word
 from ..x86.state import CpuState, FLAG_BITS
-from ..x86.mode import MODE_PAGING
+from ..x86.mode import MODE_PAGING, MODE_SEGMENTS, MODE_SEGMENTS_SHIFT
 from ..x86.tlb import VIEWS, view_index
 from ..memory import CODE_SHIFT
 from .exits import CONTINUE, BUDGET, STEP
@@ -49,7 +49,8 @@ from .irtext import COMPARE_CHAIN_MAX, Module, TextArith, Value
 def _field_offsets():
     """name -> (byte offset, width) for every CpuState field semantics may name."""
     table = {}
-    for name in ("eip", "eflags", "cc_op", "cc_dst", "cc_src", "cc_src2", "irq_pending", "pending_fault"):
+    for name in ("eip", "eflags", "cc_op", "cc_dst", "cc_src", "cc_src2", "irq_pending", "pending_fault",
+                 "ferr"):
         table[name] = (getattr(CpuState, name).offset, 32)
     for name in ("tsc", "icount", "icount_limit", "int_shadow"):
         table[name] = (getattr(CpuState, name).offset, 64)
@@ -131,6 +132,8 @@ class LLVMBuilder(TextArith, Builder):
         self.name = name
         self.layout = layout
         self.paging = bool(mode & MODE_PAGING)      # memory goes through the software TLB
+        # Segments whose accesses are checked: those of the mode that are not flat, FS, GS.
+        self.checked_segments = (mode >> MODE_SEGMENTS_SHIFT) | (~MODE_SEGMENTS & 0x3F)
         self.user = mode & 3 == 3                   # ...its user views (CPL 3)
         self.eager = eager
         self.values = {}          # field name -> current Value
@@ -246,6 +249,11 @@ class LLVMBuilder(TextArith, Builder):
 
     def seg_base(self, seg):
         return self.field(f"seg{seg}.base")
+
+    def seg_checked(self, seg):
+        """Static: the block is keyed by the mode it was compiled in, which says which of
+        ES, CS, SS, DS are not flat (FS and GS are always checked: vmm.x86.mode)."""
+        return bool(self.checked_segments >> seg & 1)
 
     # ---- memory: inline RAM access with a slow-path exit -----------------------------------
     def _code_flag(self, linear):

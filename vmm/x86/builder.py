@@ -39,6 +39,8 @@ class Builder:
       reg(index, w, shift) / set_reg(index, v, w, shift)     GPR parts
       field(name) / set_field(name, v)                        32-bit CpuState fields
       seg_base(seg) ; load(linear, w) / store(linear, v, w)
+      seg_checked(seg) -> Python bool        False only if segment register `seg` is known
+                                             to be flat (vmm.x86.segaccess): no check needed
       jump(target)                           set EIP after this instruction
       raise_if(cond, vector, error_code=None)
       skip_unless(cond)                      cond false: the instruction ends here, EIP = next

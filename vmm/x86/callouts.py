@@ -27,7 +27,7 @@ from ..errors import GuestFault
 from . import cpuid as cpuid_model, far, probes, sysenter as fast_calls, tss
 from .exceptions import BP, DB, GP, OF
 from .interrupts import deliver
-from .operands import address, read, write
+from .operands import address, effective_address, linear, read, write
 from .protection import current_cpl, current_iopl, require_cpl0
 from .segments import load_segment
 from .semantics import flagops, stack, system
@@ -101,7 +101,7 @@ def _string_io(m, b, i, step):
 def ins(m, b, i):
     def step(port, size):
         edi = b.reg(EDI, 32, 0)
-        b.store(b.seg_base(ES) + edi & 0xFFFFFFFF, m.port_read(port, size), size * 8)
+        b.store(linear(b, ES, edi, size * 8, write=True), m.port_read(port, size), size * 8)
         b.set_reg(EDI, (edi + (-size if b.flag("DF") else size)) & 0xFFFFFFFF, 32, 0)
     _string_io(m, b, i, step)
 
@@ -111,13 +111,16 @@ def outs(m, b, i):
 
     def step(port, size):
         esi = b.reg(ESI, 32, 0)
-        m.port_write(port, size, b.load(b.seg_base(seg) + esi & 0xFFFFFFFF, size * 8))
+        m.port_write(port, size, b.load(linear(b, seg, esi, size * 8), size * 8))
         b.set_reg(ESI, (esi + (-size if b.flag("DF") else size)) & 0xFFFFFFFF, 32, 0)
     _string_io(m, b, i, step)
 
 
+TABLE_IMAGE = 48                     # lgdt/lidt/sgdt/sidt: a 16-bit limit and a 32-bit base
+
+
 def _table_register(m, b, i, which):
-    addr = address(b, i.ops[0])
+    addr = address(b, i.ops[0], w=TABLE_IMAGE)
     limit = b.load(addr, 16)
     base = b.load(addr + 2 & 0xFFFFFFFF, 32)
     reg = getattr(m.state, which)
@@ -133,7 +136,7 @@ def lidt(m, b, i):
 
 
 def _store_table_register(m, b, i, which):
-    addr = address(b, i.ops[0])
+    addr = address(b, i.ops[0], write=True, w=TABLE_IMAGE)
     reg = getattr(m.state, which)
     b.store(addr, reg.limit, 16)
     b.store(addr + 2 & 0xFFFFFFFF, reg.base, 32)
@@ -189,7 +192,10 @@ def _dr_number(dr):
 
 
 def invlpg(m, b, i):
-    m.mappings_changed(page=address(b, i.ops[0]))
+    """The page of the operand's linear address, which is not checked against the segment
+    (the SDM lists no #GP/#SS for invlpg: nothing is accessed)."""
+    op = i.ops[0]
+    m.mappings_changed(page=b.add(b.seg_base(op.seg), effective_address(b, op), 32))
 
 
 def _ss_shadow(m, seg):
@@ -214,7 +220,7 @@ def pop_seg(m, b, i):
 def load_far_pointer(m, b, i):
     """lds les lfs lgs lss: the segment is loaded (and may fault) before the register."""
     dst, src = i.ops
-    addr = address(b, src)
+    addr = address(b, src, w=dst.w + 16)
     offset, selector = b.load(addr, dst.w), b.load(addr + dst.w // 8 & 0xFFFFFFFF, 16)
     load_segment(m, _FAR_POINTER_SEGMENT[i.mnemonic], selector)
     write(b, dst, offset)
@@ -228,7 +234,7 @@ def _far_operand(b, i):
     w = 16 if i.opsize16 else 32
     if i.ops[0].kind == "imm":
         return i.ops[0].value & 0xFFFF, i.ops[1].value & ((1 << w) - 1), w
-    addr = address(b, i.ops[0])
+    addr = address(b, i.ops[0], w=w + 16)
     return b.load(addr + w // 8 & 0xFFFFFFFF, 16), b.load(addr, w), w
 
 

@@ -28,11 +28,13 @@ Example:
 
 from capstone import Cs, CS_ARCH_X86, CS_MODE_32
 
+from .exceptions import GP
 from .mmu import FETCH, PAGE_MASK
 from .operands import Unsupported, convert
+from .segaccess import FLAT_LIMIT
 from .state import CS
 from .table import lookup, UNDEFINED
-from ..errors import MemoryAccessError
+from ..errors import GuestFault, MemoryAccessError
 from ..memory import CODE_SHIFT
 
 MAX_INSN_BYTES = 15
@@ -45,16 +47,29 @@ def key(address, phys):
 
 def fetch(m):
     """The instruction at CS:EIP, its bytes found through the MMU (a #PF is raised as a
-    GuestFault with EIP unchanged).  An instruction that crosses into another page is
-    decoded from both pages' bytes (`Decoder.paged`)."""
+    GuestFault with EIP unchanged), all of it within the CS limit (else #GP(0), before
+    any byte is read if EIP itself is beyond it).  An instruction that crosses into
+    another page is decoded from both pages' bytes (`Decoder.paged`)."""
     s = m.state
-    eip = s.eip
-    linear = (s.seg[CS].base + eip) & 0xFFFFFFFF
+    eip, cs = s.eip, s.seg[CS]
+    limit = cs.limit
+    if limit != FLAT_LIMIT:                     # a 4 GiB CS has nothing to check (it wraps)
+        _check_code_limit(eip, 1, limit)
+    linear = (cs.base + eip) & 0xFFFFFFFF
     if not m.mmu.paging:
-        return m.decoder.decode(eip, linear)
-    phys = m.mmu.translate(linear, FETCH)
-    insn, _ = m.decoder.paged(eip, phys, lambda: m.mmu.translate(((linear | PAGE_MASK) + 1) & 0xFFFFFFFF, FETCH))
+        insn = m.decoder.decode(eip, linear)
+    else:
+        phys = m.mmu.translate(linear, FETCH)
+        insn, _ = m.decoder.paged(eip, phys, lambda: m.mmu.translate(((linear | PAGE_MASK) + 1) & 0xFFFFFFFF, FETCH))
+    if limit != FLAT_LIMIT:
+        _check_code_limit(eip, insn.size, limit)
     return insn
+
+
+def _check_code_limit(eip, size, limit):
+    """#GP(0) if a fetch of `size` bytes at EIP passes the CS limit."""
+    if eip + size - 1 > limit:
+        raise GuestFault(GP, 0, f"code at {eip:#x} ({size} bytes) beyond the CS limit {limit:#x}")
 
 
 class Insn:

@@ -29,17 +29,12 @@ from ..errors import GuestFault, GuestStop
 from .descriptors import CALL_GATE16, CALL_GATE32, TASK_GATE, TSS_TYPES, fault, fetch
 from .exceptions import GP, NP
 from .protection import NT_MASK, VM_MASK, current_cpl, load_eflags
-from .segments import checked_stack, drop_inaccessible, load_code, load_stack
+from .segments import checked_stack, drop_inaccessible, load_code, load_real_mode, load_stack
 from .stackframe import Stack, entry_stack
 from .state import CR0_PE, CS, ESP
 from . import tasks
 
 CALL_GATES = (CALL_GATE16, CALL_GATE32)
-
-
-def _real_mode_cs(m, selector):
-    cs = m.state.seg[CS]
-    cs.selector, cs.base = selector, selector << 4
 
 
 def _protected(m):
@@ -92,7 +87,7 @@ def transfer_far(m, kind, selector, offset, w, return_eip):
             stack.push(s.seg[CS].selector, w)
             stack.push(return_eip, w)
             stack.commit()
-        _real_mode_cs(m, selector)
+        load_real_mode(m.state, CS, selector)
         return offset
     cpl = current_cpl(m)
     d = _target(m, selector)
@@ -132,7 +127,7 @@ def return_far(m, w, release=0, iret=False, next_eip=0):
     eip, selector = stack.pop(w), stack.pop(w) & 0xFFFF
     flags = stack.pop(w) if iret else None
     if not _protected(m):
-        _real_mode_cs(m, selector)
+        load_real_mode(m.state, CS, selector)
         stack.skip(release)
         stack.commit()
         if iret:

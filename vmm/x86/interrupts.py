@@ -20,6 +20,8 @@ table 6-5 says: contributory after contributory (or after #PF), or #PF after
 second exception is delivered instead.  A fault while delivering #DF is a
 triple fault: the run stops with GuestStop (a PC resets; QEMU resets).
 A guest with no IDT at all cannot take an exception: GuestStop names it.
+#MF with CR0.NE clear is not an exception but the PC's FERR# line (`assert_ferr`): IRQ 13
+on the PIC, and the x87 instruction that reported it runs when it is retried.
 
 Example:
     deliver(machine, DE, None, return_eip=insn.address)
@@ -28,15 +30,16 @@ Example:
 """
 
 from . import sysmem
+from ..devices.layout import FPU_ERROR_IRQ
 from ..errors import GuestFault, GuestStop
 from .descriptors import (Descriptor, INT_GATE16, INT_GATE32, TASK_GATE, TRAP_GATE16, TRAP_GATE32,
                           fault, fetch)
-from .exceptions import DE, DF, GP, NP, PF, SS, TS, name
+from .exceptions import DE, DF, GP, MF, NP, PF, SS, TS, name
 from .protection import IF_MASK, NT_MASK, RF_MASK, TF_MASK, VM_MASK, current_cpl
 from .segments import load_code
 from .stackframe import entry_stack
 from .tasks import switch_through_gate
-from .state import CS
+from .state import CR0_NE, CS
 
 GATES = (INT_GATE16, TRAP_GATE16, INT_GATE32, TRAP_GATE32, TASK_GATE)
 CONTRIBUTORY = frozenset((DE, TS, NP, SS, GP))
@@ -46,6 +49,9 @@ CLEARED = TF_MASK | NT_MASK | RF_MASK | VM_MASK
 def deliver(m, vector, error_code, return_eip, detail="", software=False, external=False):
     """Enter the guest's handler for `vector`; return_eip is what the frame saves.
     `software`: int n / int3 / into (the gate's DPL is checked); `external`: a hardware IRQ."""
+    if vector == MF and not m.state.cr[0] & CR0_NE:
+        assert_ferr(m)
+        return
     where = f" at eip={return_eip:#010x}" + (f": {detail}" if detail else "")
     if m.state.idtr.limit == 0:
         raise GuestStop(f"{name(vector)}{where} (no IDT loaded)", vector)
@@ -71,6 +77,18 @@ def deliver(m, vector, error_code, return_eip, detail="", software=False, extern
             else:
                 vector, error_code = nested.vector, nested.error_code
             external = False
+
+
+def assert_ferr(m):
+    """x87 error reporting with CR0.NE clear (SDM vol. 1, 8.7): the FPU's FERR# output, which
+    a PC wires to IRQ 13 (a pulse: the PIC latches its edge), and `ferr` set.  EIP stays on
+    the x87 instruction that found the error pending: an open interrupt is taken there
+    first (a real CPU waits there for the IRQ 13 handler), and once it is retried the
+    instruction runs, as if the exception were masked (as QEMU lets it run)."""
+    m.state.ferr = 1
+    if m.pic is not None:
+        m.pic.raise_irq(FPU_ERROR_IRQ)
+        m.pic.lower_irq(FPU_ERROR_IRQ)
 
 
 def _gate(m, vector, software, ext):

@@ -4,15 +4,18 @@
 caches them); `read`, `write` and `address` turn them into builder calls, so
 every semantic function shares one path to registers and memory (and every
 memory access goes through the builder's one MMU entry point, `load`/`store`).
+Every linear address is made by `linear`, which checks the access against its
+segment first (vmm.x86.segaccess): callers say how wide and whether it writes.
 
 Example:
-    addr = address(b, i.ops[0])          # None for a register operand
+    addr = address(b, i.ops[0], write=True)          # None for a register operand
     old = read(b, i.ops[0], addr)
     write(b, i.ops[0], b.add(old, b.const(1, w), w), addr)
 """
 
 from capstone import CS_GRP_BRANCH_RELATIVE, x86_const as X
 
+from .segaccess import check_access
 from .state import EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS
 
 
@@ -132,16 +135,22 @@ def effective_address(b, m):
     return addr
 
 
-def linear(b, seg, offset):
-    """Segment base + offset: the linear address every memory access goes to."""
+def linear(b, seg, offset, w, write=False):
+    """Segment base + offset: the linear address a w-bit read (or `write`) at `offset`
+    through segment register `seg` goes to, once the access passed the segment's checks
+    (vmm.x86.segaccess: #GP(0) or #SS(0) before anything else happens)."""
+    check_access(b, seg, offset, w, write)
     return b.add(b.seg_base(seg), offset, 32)
 
 
-def address(b, op):
-    """The linear address of a memory operand, or None for registers and immediates."""
+def address(b, op, write=False, w=None):
+    """The linear address of a memory operand, or None for registers and immediates,
+    checked for a read (or `write`) of op.w bits, or `w` where Capstone's operand size is
+    not what the instruction accesses (far pointers, descriptor-table images, x87 images).
+    An operand that is read and written is checked once, as a write."""
     if op.kind != "mem":
         return None
-    return linear(b, op.seg, effective_address(b, op))
+    return linear(b, op.seg, effective_address(b, op), w or op.w, write)
 
 
 def read(b, op, addr=None, w=None):
@@ -165,6 +174,6 @@ def write(b, op, value, addr=None):
     if kind == "gpr":
         b.set_reg(op.index, value, op.w, op.shift)
     elif kind == "mem":
-        b.store(address(b, op) if addr is None else addr, value, op.w)
+        b.store(address(b, op, write=True) if addr is None else addr, value, op.w)
     else:
         raise Unsupported(kind)

@@ -31,7 +31,7 @@ ARITH_FLAGS_MASK = (1 << CF) | (1 << PF) | (1 << AF) | (1 << ZF) | (1 << SF) | (
 EFLAGS_FIXED = 0x2                      # bit 1 always reads as 1
 
 # CR0 bits used by the monitor.
-CR0_PE, CR0_ET, CR0_PG = 1 << 0, 1 << 4, 1 << 31
+CR0_PE, CR0_ET, CR0_NE, CR0_PG = 1 << 0, 1 << 4, 1 << 5, 1 << 31
 
 
 class Segment(ctypes.Structure):
@@ -122,22 +122,10 @@ class CpuState(ctypes.Structure):
         ("pending_fault", ctypes.c_uint32),  # a fault translated code left its block for
                                              # (vmm.x86.exceptions.pending_word), delivered natively
         ("sysenter", ctypes.c_uint64 * 3),   # IA32_SYSENTER_CS, _ESP, _EIP (vmm.x86.msr)
+        ("ferr", ctypes.c_uint32),           # FERR# asserted (IRQ 13) for the x87 error pending now
+        ("seg_checks", ctypes.c_uint32),     # bit n: segment n is checked (kept by segments.set_cache)
     ])
 
 
 assert CpuState.fpu.offset % 16 == 0, "FRSTOR/FNSAVE images are kept 16-byte aligned"
 
-
-# Flat 4 GiB segments as a multiboot loader leaves them: present, DPL 0, 32-bit, 4 KiB granular.
-FLAT_CODE_FLAGS = 0xC09B       # G=1 D=1 | P=1 DPL=0 S=1 type=0xB (exec/read, accessed)
-FLAT_DATA_FLAGS = 0xC093       # G=1 B=1 | P=1 DPL=0 S=1 type=0x3 (read/write, accessed)
-
-
-def set_flat_segments(state, code_selector=0x08, data_selector=0x10):
-    """Load every segment register with a flat 0..4 GiB descriptor cache."""
-    for index in range(6):
-        seg = state.seg[index]
-        seg.selector = code_selector if index == CS else data_selector
-        seg.base = 0
-        seg.limit = 0xFFFFFFFF
-        seg.flags = FLAT_CODE_FLAGS if index == CS else FLAT_DATA_FLAGS

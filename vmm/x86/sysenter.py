@@ -16,9 +16,9 @@ from ..errors import GuestFault
 from .exceptions import GP
 from .msr import SYSENTER_CS, SYSENTER_EIP, SYSENTER_ESP
 from .protection import IF_MASK, RF_MASK, VM_MASK
+from .segaccess import FLAT_LIMIT
+from .segments import FLAT_CODE_FLAGS, FLAT_DATA_FLAGS, set_cache
 from .state import CR0_PE, CS, ECX, EDX, ESP, SS
-
-FLAT_CODE, FLAT_DATA = 0xC09B, 0xC093        # G, D/B, P, S, type (accessed); DPL added below
 
 
 def _kernel_cs(m):
@@ -29,8 +29,7 @@ def _kernel_cs(m):
 
 
 def _flat(m, seg, selector, flags, dpl):
-    cache = m.state.seg[seg]
-    cache.selector, cache.base, cache.limit, cache.flags = selector, 0, 0xFFFFFFFF, flags | (dpl << 5)
+    set_cache(m.state, seg, selector, 0, FLAT_LIMIT, flags | (dpl << 5))
 
 
 def sysenter(m):
@@ -38,8 +37,8 @@ def sysenter(m):
     s = m.state
     cs = _kernel_cs(m)
     s.eflags &= ~(VM_MASK | IF_MASK | RF_MASK) & 0xFFFFFFFF
-    _flat(m, CS, cs, FLAT_CODE, 0)
-    _flat(m, SS, cs + 8, FLAT_DATA, 0)
+    _flat(m, CS, cs, FLAT_CODE_FLAGS, 0)
+    _flat(m, SS, cs + 8, FLAT_DATA_FLAGS, 0)
     s.gpr[ESP] = m.msrs.read(SYSENTER_ESP) & 0xFFFFFFFF
     return m.msrs.read(SYSENTER_EIP) & 0xFFFFFFFF
 
@@ -48,7 +47,7 @@ def sysexit(m):
     """Return to ring 3; returns the new EIP."""
     s = m.state
     cs = _kernel_cs(m)
-    _flat(m, CS, (cs + 16) | 3, FLAT_CODE, 3)
-    _flat(m, SS, (cs + 24) | 3, FLAT_DATA, 3)
+    _flat(m, CS, (cs + 16) | 3, FLAT_CODE_FLAGS, 3)
+    _flat(m, SS, (cs + 24) | 3, FLAT_DATA_FLAGS, 3)
     s.gpr[ESP] = s.gpr[ECX]
     return s.gpr[EDX]

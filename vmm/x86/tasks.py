@@ -25,7 +25,7 @@ from ..errors import GuestFault
 from .descriptors import BUSY, TASK_GATE, TSS32_AVAILABLE, TSS32_BUSY, fault, fetch, set_type_bit
 from .exceptions import GP, NP, TS
 from .protection import NT_MASK, current_cpl
-from .segments import DATA_SEGMENTS, checked_data, checked_stack, fill
+from .segments import DATA_SEGMENTS, checked_data, checked_stack, fill, set_cache, set_selector
 from .stackframe import Stack
 from .state import CS, SS
 from .tss import lldt
@@ -127,7 +127,7 @@ def _load(m, base, nested):
         s.gpr[n] = sysmem.read(m, base + GPRS + 4 * n, 4)
     selectors = [sysmem.read(m, base + SEGMENTS + 4 * n, 2) for n in range(6)]
     for n, selector in enumerate(selectors):              # the selectors first, as the CPU does
-        s.seg[n].selector = selector
+        set_selector(s, n, selector)
     lldt(m, sysmem.read(m, base + LDT_SELECTOR, 2))
     cpl = selectors[CS] & 3
     code = fetch(m, selectors[CS], TS)
@@ -135,14 +135,14 @@ def _load(m, base, nested):
         raise fault(TS, selectors[CS], "new task's CS is not a code segment for its RPL")
     if not code.present:
         raise fault(NP, selectors[CS], "new task's CS not present")
-    fill(s.seg[CS], selectors[CS], code)
-    fill(s.seg[SS], selectors[SS], checked_stack(m, selectors[SS], cpl, TS))
+    fill(s, CS, selectors[CS], code)
+    fill(s, SS, selectors[SS], checked_stack(m, selectors[SS], cpl, TS))
     for seg in DATA_SEGMENTS:
         selector = selectors[seg]
         if selector & 0xFFFC == 0:
-            s.seg[seg].base = s.seg[seg].limit = s.seg[seg].flags = 0
+            set_cache(s, seg, selector, 0, 0, 0)
             continue
         try:
-            fill(s.seg[seg], selector, checked_data(m, selector, cpl))
+            fill(s, seg, selector, checked_data(m, selector, cpl))
         except GuestFault as error:
             raise fault(TS if error.vector == GP else error.vector, selector, error.reason) from None

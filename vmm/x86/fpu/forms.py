@@ -31,6 +31,9 @@ FNCLEX, FNINIT = (0xDB, 0xE2), (0xDB, 0xE3)
 CONTROL = {FLDENV, FLDCW, FNSTENV, FNSTCW, FRSTOR, FNSAVE, FNSTSW, FNCLEX, FNINIT}
 # They replace the exception flags (the others keep those already raised).
 CLEARS_FLAGS = {FLDENV, FRSTOR, FNSAVE, FNCLEX, FNINIT}
+# The no-wait forms: every other x87 instruction first reports a pending unmasked exception
+# (SDM vol. 1, "x87 FPU Control Instructions"; the host CPU agrees: tests/x86/test_x87_host.py).
+NO_WAIT = {FNSTENV, FNSTCW, FNSAVE, FNSTSW, FNCLEX, FNINIT}
 FCMOV = (0xDA, 0xC0)        # every fcmovcc runs as fcmovb st(0), st(i) with CF = the condition
 
 
@@ -48,6 +51,7 @@ class Form:
     env_in: bool        # reads one (fldenv, frstor): the pointers come from it
     flags: bool         # fcomi family: the helper returns the host's flags (lahf)
     fcmov: bool
+    waits: bool         # a pending unmasked exception (ES) is reported before it runs
 
     @property
     def name(self):
@@ -71,7 +75,7 @@ def form(opcode, modrm):
                 STORES.get(key, 0) if memory else 0, key in CONTROL, key not in CLEARS_FLAGS,
                 key in (FNINIT, FNSAVE),
                 key in (FNSTENV, FNSAVE), key in (FLDENV, FRSTOR), flags,
-                not memory and (opcode, modrm & 0xF8) == FCMOV)
+                not memory and (opcode, modrm & 0xF8) == FCMOV, key not in NO_WAIT)
 
 
 def from_name(name):

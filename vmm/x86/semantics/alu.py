@@ -13,9 +13,10 @@ from ..operands import address, read, write
 from ..state import EAX, EBX, ECX, EDX
 
 
-def _operands(b, i):
+def _operands(b, i, writes=True):
+    """(dst, its address, dst value, src value); cmp and test only read dst."""
     dst, src = i.ops
-    addr = address(b, dst)
+    addr = address(b, dst, write=writes)
     return dst, addr, read(b, dst, addr), read(b, src, w=dst.w)
 
 
@@ -53,7 +54,7 @@ def sbb(b, i):
 
 
 def cmp(b, i):
-    dst, _, a, c = _operands(b, i)
+    dst, _, a, c = _operands(b, i, writes=False)
     b.set_cc(F.SUB, dst.w, b.sub(a, c, dst.w), c)
 
 
@@ -72,13 +73,13 @@ and_, or_, xor = _logic("and_"), _logic("or_"), _logic("xor")
 
 
 def test(b, i):
-    dst, _, a, c = _operands(b, i)
+    dst, _, a, c = _operands(b, i, writes=False)
     b.set_cc(F.LOGIC, dst.w, b.and_(a, c, dst.w))
 
 
 def _step(b, i, op, delta):
     dst = i.ops[0]
-    addr = address(b, dst)
+    addr = address(b, dst, write=True)
     cf = _carry_in(b, dst.w)                     # inc/dec keep CF: it rides along in cc_src
     r = b.add(read(b, dst, addr), b.const(delta, dst.w), dst.w)
     write(b, dst, r, addr)
@@ -95,7 +96,7 @@ def dec(b, i):
 
 def neg(b, i):
     dst = i.ops[0]
-    addr = address(b, dst)
+    addr = address(b, dst, write=True)
     a = read(b, dst, addr)
     r = b.neg(a, dst.w)
     write(b, dst, r, addr)
@@ -104,13 +105,13 @@ def neg(b, i):
 
 def not_(b, i):
     dst = i.ops[0]
-    addr = address(b, dst)
+    addr = address(b, dst, write=True)
     write(b, dst, b.not_(read(b, dst, addr), dst.w), addr)
 
 
 def xadd(b, i):
     dst, src = i.ops
-    addr = address(b, dst)
+    addr = address(b, dst, write=True)
     a, c = read(b, dst, addr), read(b, src)
     r = b.add(a, c, dst.w)
     if addr is not None:
@@ -125,7 +126,7 @@ def xadd(b, i):
 def cmpxchg(b, i):
     dst, src = i.ops
     w = dst.w
-    addr = address(b, dst)
+    addr = address(b, dst, write=True)
     a, new, acc = read(b, dst, addr), read(b, src), b.reg(EAX, w, 0)
     equal = b.eq(acc, a, w)
     if addr is not None:                         # the destination is always written (locked cycle)
@@ -138,7 +139,7 @@ def cmpxchg(b, i):
 
 
 def cmpxchg8b(b, i):
-    addr = address(b, i.ops[0])
+    addr = address(b, i.ops[0], write=True)
     old = b.load(addr, 64)
     expected = b.or_(b.shl(b.zext(b.reg(EDX, 32, 0), 32, 64), b.const(32, 64), 64),
                      b.zext(b.reg(EAX, 32, 0), 32, 64), 64)

@@ -11,26 +11,28 @@ Example:
 """
 
 from .. import flags as F
-from ..operands import address, read, write
+from ..operands import address, effective_address, linear, read, write
 
 
-def _locate(b, i):
-    """(operand, linear address or None, bit index within the w-bit word)."""
+def _locate(b, i, writes):
+    """(operand, linear address or None, bit index within the w-bit word); with a memory
+    operand, the word a register bit offset selects is the one checked and accessed."""
     dst, off = i.ops
     w = dst.w
-    addr = address(b, dst)
     if off.kind == "imm":
-        return dst, addr, b.const(off.value & (w - 1), w)
-    offset = read(b, off)
-    if addr is not None:
-        log = w.bit_length() - 1                       # 4 for 16-bit words, 5 for 32-bit
-        words = b.ashr(b.sext(offset, w, 32) if w < 32 else offset, b.const(log, 32), 32)
-        addr = b.add(addr, b.shl(words, b.const(log - 3, 32), 32), 32)
-    return dst, addr, b.and_(offset, b.const(w - 1, w), w)
+        return dst, address(b, dst, write=writes), b.const(off.value & (w - 1), w)
+    bit = read(b, off)
+    index = b.and_(bit, b.const(w - 1, w), w)
+    if dst.kind != "mem":
+        return dst, None, index
+    log = w.bit_length() - 1                           # 4 for 16-bit words, 5 for 32-bit
+    words = b.ashr(b.sext(bit, w, 32) if w < 32 else bit, b.const(log, 32), 32)
+    offset = b.add(effective_address(b, dst), b.shl(words, b.const(log - 3, 32), 32), 32)
+    return dst, linear(b, dst.seg, offset, w, writes), index
 
 
 def _bit_op(b, i, update):
-    dst, addr, n = _locate(b, i)
+    dst, addr, n = _locate(b, i, writes=update is not None)
     w = dst.w
     value = read(b, dst, addr)
     mask = b.shl(b.const(1, w), n, w)

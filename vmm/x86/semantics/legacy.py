@@ -18,7 +18,7 @@ from ..state import EAX
 def bound(b, i):
     index, pair = i.ops
     w = index.w
-    lower_at = address(b, pair)
+    lower_at = address(b, pair, w=2 * w)                # both bounds
     lower = b.load(lower_at, w)
     upper = b.load(b.add(lower_at, b.const(w // 8, 32), 32), w)
     value = read(b, index)
@@ -27,7 +27,7 @@ def bound(b, i):
 
 def arpl(b, i):
     dst, src = i.ops
-    addr = address(b, dst)
+    addr = address(b, dst, write=True)
     selector, three = read(b, dst, addr), b.const(3, 16)
     wanted = b.and_(read(b, src), three, 16)
     raise_rpl = b.ult(b.and_(selector, three, 16), wanted, 16)

@@ -39,7 +39,7 @@ def xchg(b, i):
     first, second = i.ops
     if first.kind != "mem" and second.kind == "mem":
         first, second = second, first
-    addr = address(b, first)
+    addr = address(b, first, write=True)
     a, c = read(b, first, addr), read(b, second)
     write(b, first, c, addr)                  # memory (if any) first: precise faults
     write(b, second, a)
@@ -61,7 +61,7 @@ def xlat(b, i):
     seg = DS
     for byte in i.raw[:-1]:                   # Capstone gives xlat no operand: read the prefixes
         seg = _SEGMENT_PREFIXES.get(byte, seg)
-    b.set_reg(EAX, b.load(linear(b, seg, offset), 8), 8, 0)
+    b.set_reg(EAX, b.load(linear(b, seg, offset, 8), 8), 8, 0)
 
 
 def cbw(b, i):        # also cwde (32-bit form): sign-extend the lower half of the accumulator

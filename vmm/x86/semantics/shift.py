@@ -37,7 +37,7 @@ def _record(b, static, count, op, w, dst, src):
 def _no_op_shift(b, dst):
     """A count of 0 changes nothing, but a memory operand is still read (it may fault)."""
     if dst.kind == "mem":
-        read(b, dst, address(b, dst))
+        read(b, dst)
 
 
 def _shift(b, i, widen, shift_fn, op):
@@ -47,7 +47,7 @@ def _shift(b, i, widen, shift_fn, op):
     if static == 0:
         _no_op_shift(b, dst)
         return
-    addr = address(b, dst)
+    addr = address(b, dst, write=True)
     wide = widen(b, read(b, dst, addr), w)
     before_last = b.sub(count, b.const(1, 32), 32)
     result = b.trunc(getattr(b, shift_fn)(wide, count, 32), 32, w) if w < 32 else getattr(b, shift_fn)(wide, count, 32)
@@ -102,7 +102,7 @@ def _rol_ror(b, i, left):
     if static == 0:
         _no_op_shift(b, dst)
         return
-    addr = address(b, dst)
+    addr = address(b, dst, write=True)
     a = read(b, dst, addr)
     n = b.and_(b.trunc(count, 32, w) if w < 32 else count, b.const(w - 1, w), w)
     back = b.and_(b.sub(b.const(w, w), n, w), b.const(w - 1, w), w)
@@ -138,7 +138,7 @@ def _rcl_rcr(b, i, left):
             return
     elif w < 32:
         count = b.urem(count, b.const(w + 1, 32), 32)
-    addr = address(b, dst)
+    addr = address(b, dst, write=True)
     a = read(b, dst, addr)
     cf_in = b.zext(b.flag("CF"), 1, 64)
     v = b.or_(b.shl(cf_in, b.const(w, 64), 64), b.zext(a, w, 64), 64)
@@ -171,7 +171,7 @@ def _double(b, i, left):
     if static == 0:
         _no_op_shift(b, dst)
         return
-    addr = address(b, dst)
+    addr = address(b, dst, write=True)
     a, c = read(b, dst, addr), read(b, src)
     ww = 2 * w
     hi, lo = (a, c) if left else (c, a)

@@ -38,11 +38,11 @@ def _finish(b, i, zf_matters=False):
     b.jump(b.select(again, b.const(i.address, 32), b.const(i.next, 32), 32))
 
 
-def _pointer(b, i, reg, seg):
-    """(linear address, offset register value) for ESI/EDI."""
+def _pointer(b, i, reg, seg, write=False):
+    """(linear address, offset register value) for a read (or `write`) at ESI/EDI."""
     aw = _aw(i)
     offset = b.reg(reg, aw, 0)
-    return linear(b, seg, b.zext(offset, aw, 32) if aw == 16 else offset), offset
+    return linear(b, seg, b.zext(offset, aw, 32) if aw == 16 else offset, i.w, write), offset
 
 
 def _advance(b, i, reg, offset, w):
@@ -60,7 +60,7 @@ def movs(b, i):
     w = i.w
     _begin(b, i)
     src, si = _pointer(b, i, ESI, _source_seg(i))
-    dst, di = _pointer(b, i, EDI, ES)
+    dst, di = _pointer(b, i, EDI, ES, write=True)
     b.store(dst, b.load(src, w), w)
     _advance(b, i, ESI, si, w)
     _advance(b, i, EDI, di, w)
@@ -105,7 +105,7 @@ def lods(b, i):
 def stos(b, i):
     w = i.w
     _begin(b, i)
-    dst, di = _pointer(b, i, EDI, ES)
+    dst, di = _pointer(b, i, EDI, ES, write=True)
     b.store(dst, b.reg(EAX, w, 0), w)
     _advance(b, i, EDI, di, w)
     _finish(b, i)

@@ -10,11 +10,16 @@ the rest are bit-exact with the host CPU.  Both engines call the same compiled h
 
 What vmm does (documented choices):
   * Exceptions: the flags, ES/B and the result (the masked response, or for an unmasked
-    exception the destination left alone) are the hardware's, but #MF is never delivered:
-    the next x87 instruction (or fwait) runs as if the pending exception were masked.
+    exception the destination left alone) are the hardware's.  An unmasked exception is
+    reported when the next waiting instruction (every x87 instruction but fninit, fnclex,
+    fnstsw, fnstcw, fnstenv and fnsave; fwait too) finds ES set: with CR0.NE, #MF (vector
+    16, a fault: EIP on that instruction, nothing changed); with CR0.NE clear, the PC's
+    FERR# line, IRQ 13 (vmm.x86.interrupts.assert_ferr), after which that instruction and
+    the next run as if the exception were masked until one finds ES clear (FERR# drops).
+    QEMU reports only at fwait and fnop.
   * Precision and rounding control are the guest's: the host runs with the guest's CW.
   * #NM (vector 7): CR0.EM or CR0.TS set, for every x87 instruction; fwait/wait only
-    when both CR0.TS and CR0.MP are set.
+    when both CR0.TS and CR0.MP are set.  #NM comes before #MF.
   * FIP/FCS/FOP are set by every non-control instruction, FDP/FDS by those with a memory
     operand.  The 16-bit (0x66-prefixed) fnstenv/fldenv/fnsave/frstor images are not
     modelled: those forms are #UD.
@@ -29,18 +34,19 @@ from functools import lru_cache
 
 from capstone import x86_const as X
 
-from ..exceptions import NM, UD
+from ..exceptions import MF, NM, UD
 from ..flags import cond
 from ..fpu.forms import form
 from ..fpu.native import IO
 from ..operands import address, effective_address
-from ..state import CS, EAX, RESERVED
+from ..state import CR0_NE, CS, EAX, RESERVED
 
 CR0_MP, CR0_EM, CR0_TS = 1 << 1, 1 << 2, 1 << 3
 _PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3))
 FCOMI_FLAGS = 0x45               # ZF PF CF from the host's lahf; OF SF AF are cleared
 ARITH_FLAGS = 0x8D5
 SW_OFFSET, CW_OFFSET = 4, 0
+SW_ES = 0x80                     # the status word's error summary: an unmasked exception pending
 
 
 @lru_cache(maxsize=4096)
@@ -67,6 +73,19 @@ def _available(b, mask=CR0_EM | CR0_TS, value=None):
     """#NM unless (CR0 & mask) is 0 (or, for fwait, is not `value`)."""
     bits = b.and_(b.field("cr0"), b.const(mask, 32), 32)
     b.raise_if(b.ne(bits, b.const(0, 32), 32) if value is None else b.eq(bits, b.const(value, 32), 32), NM)
+
+
+def _report_pending(b):
+    """Before a waiting instruction: an unmasked exception pending (ES) is #MF with CR0.NE;
+    with CR0.NE clear it asserts FERR# (the fault's delivery raises IRQ 13 and sets `ferr`),
+    and once FERR# is asserted the instruction runs.  FERR# drops when ES is found clear."""
+    zero = b.const(0, 32)
+    status = b.trunc(b.native("x87_read", [b.const(SW_OFFSET, 64)]), 64, 32)
+    pending = b.ne(b.and_(status, b.const(SW_ES, 32), 32), zero, 32)
+    native = b.ne(b.and_(b.field("cr0"), b.const(CR0_NE, 32), 32), zero, 32)
+    asserted = b.ne(b.field("ferr"), zero, 32)
+    b.raise_if(b.and_(pending, b.or_(native, b.xor(asserted, b.const(1, 1), 1), 1), 1), MF)
+    b.set_field("ferr", b.zext(pending, 1, 32))
 
 
 def _memory_operand(i):
@@ -100,8 +119,12 @@ def execute(b, i, operand=None):
     if opsize16 and (f.env_in or f.env_out):
         b.raise_if(b.const(1, 1), UD)                # 16-bit environment images: not modelled
         return None
+    if f.waits:
+        _report_pending(b)
     mem = _memory_operand(i) if f.memory else None
-    addr = address(b, mem) if mem is not None else None
+    # One check covers the whole operand or image; a store checks as a write (its old
+    # contents are read too).
+    addr = address(b, mem, write=bool(f.store), w=8 * max(f.load, f.store)) if mem is not None else None
     args = _inputs(b, f, addr) if operand is None else [operand, b.const(0, 64)]
     result = b.native(f.name, args + list(_pointers(b, i, fop, mem)))
     if f.store:
@@ -149,18 +172,19 @@ def fnstsw(b, i):
     if dst.kind == "gpr":
         b.set_reg(EAX, status, 16, 0)
     else:
-        b.store(address(b, dst), status, 16)
+        b.store(address(b, dst, write=True), status, 16)
 
 
 def fnstcw(b, i):
     _available(b)
     control = b.trunc(b.native("x87_read", [b.const(CW_OFFSET, 64)]), 64, 16)
-    b.store(address(b, i.ops[0]), control, 16)
+    b.store(address(b, i.ops[0], write=True), control, 16)
 
 
 def fwait(b, i):
-    """wait/fwait: #NM only if CR0.TS and CR0.MP; pending exceptions are never delivered."""
+    """wait/fwait: #NM only if CR0.TS and CR0.MP; then a pending exception is reported."""
     _available(b, CR0_TS | CR0_MP, CR0_TS | CR0_MP)
+    _report_pending(b)
 
 
 _EXECUTED = (
@@ -175,7 +199,7 @@ _FCMOV = {"FCMOVB": "b", "FCMOVBE": "be", "FCMOVE": "e", "FCMOVNB": "ae", "FCMOV
 
 
 REASON = "x87: runs on the host's x87 through a native helper (vmm.x86.fpu.native)"
-REASON_STATE = "x87 status/control read or #NM check only: no host x87 instruction needed"
+REASON_STATE = "x87 status/control read or #NM/#MF check only: no host x87 instruction needed"
 
 
 def table_entries(ident):
