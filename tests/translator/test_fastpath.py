@@ -51,6 +51,8 @@ def run_both(build, engine, max_insns=200_000):
 
 def same_guest(ref, m, regions):
     assert snapshot(m) == snapshot(ref)
+    caches = [[(seg.selector, seg.base, seg.limit, seg.flags) for seg in x.state.seg] for x in (ref, m)]
+    assert caches[0] == caches[1] and m.state.seg_checks == ref.state.seg_checks
     for address, size in regions:
         assert m.mem_read(address, size) == ref.mem_read(address, size)
 

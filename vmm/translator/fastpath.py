@@ -50,7 +50,7 @@ from ..memory import CODE_SHIFT
 from ..x86.protection import EFLAGS_WRITABLE, IF_MASK, NT_MASK, RF_MASK, TF_MASK, VM_MASK
 from ..x86.state import (ARITH_FLAGS_MASK, CR0_PE, CS, DS, ECX, EDX, ES, ESP, FS, GS, SS, CpuState, Segment,
                          TableRegister)
-from ..x86.segaccess import CODE_MASK, FLAT_CODE as FLAT_SEGMENT_CODE, FLAT_DATA, FLAT_LIMIT, FLAT_MASK
+from ..x86.segaccess import CODE_MASK as FLAT_CODE_MASK, FLAT_CODE as FLAT_SEGMENT_CODE, FLAT_DATA, FLAT_LIMIT, FLAT_MASK
 from ..x86.segments import FLAT_CODE_FLAGS as SYSENTER_CODE, FLAT_DATA_FLAGS as SYSENTER_DATA
 from ..x86.tlb import view_index
 from . import symbols
@@ -181,7 +181,7 @@ class _Writer(TextArith):
             self.set_field(f"seg{seg}.{part}", value)
         flat = self.eq(self.bits(flags, FLAT_MASK), self.c(FLAT_DATA), 32)
         if seg == CS:
-            flat = self.or_(flat, self.eq(self.bits(flags, CODE_MASK), self.c(FLAT_SEGMENT_CODE), 32), 1)
+            flat = self.or_(flat, self.eq(self.bits(flags, FLAT_CODE_MASK), self.c(FLAT_SEGMENT_CODE), 32), 1)
         flat = self.and_(flat, self.eq(limit, self.c(FLAT_LIMIT), 32), 1)
         checks = self.field("seg_checks")
         self.set_field("seg_checks", self.select(flat, self.bits(checks, ~(1 << seg) & 0xFFFFFFFF),
