@@ -25,13 +25,14 @@ The common case (what Linux and the project's example OS do); anything else decl
   deliver  protected mode, not virtual-8086, the fast paths enabled (not under -d tracing);
            a present 32-bit interrupt or trap gate inside the IDT limit (for int n: gate
            DPL >= CPL); its selector a GDT entry for a present, accessed, 32-bit,
-           non-conforming code segment with DPL <= CPL and the handler inside its limit;
+           non-conforming, flat (base 0, 4 GiB) code segment with DPL <= CPL;
            the stack: the current one (32-bit) for DPL = CPL, else the 32-bit TSS's stack
            for ring DPL, a GDT entry for a present, accessed, 32-bit writable data segment
            with RPL = DPL = that ring; a flat stack segment (no limit to check); the frame
            inside one RAM page with no translated code.
   iret     at CPL 0, NT and VM clear, a 32-bit stack; back to ring 0, or to ring 3 with its
-           SS:ESP (the same segment checks as above); the popped EFLAGS without VM.
+           SS:ESP (the same segment checks as above, a flat code segment); the popped
+           EFLAGS without VM.
   sysenter IA32_SYSENTER_CS not null (its MSRs live in CpuState.sysenter); sysexit at CPL 0.
   Task gates, 16-bit gates and stacks, conforming handlers, LDT selectors, descriptors whose
   accessed bit is clear (the general path sets it in the table), frames across pages or on
@@ -169,6 +170,12 @@ class _Writer(TextArith):
             self.require(self.field("seg_checks"), 1 << SS, 0)
             return
         self.require(flags, FLAT_MASK, FLAT_DATA)
+        self.decline_if(self.ne(limit, self.c(FLAT_LIMIT), 32))
+
+    def require_flat_code(self, base, limit):
+        """Decline unless the new CS is based at 0 with a 4 GiB limit: translated code (which
+        the dispatcher goes on into) assumes it; the monitor runs any other in the interpreter."""
+        self.decline_if(self.ne(base, self.c(0), 32))
         self.decline_if(self.ne(limit, self.c(FLAT_LIMIT), 32))
 
     def dpl(self, flags):
@@ -311,9 +318,9 @@ def _deliver(module, layout):
     # The handler's code segment.
     code_base, code_limit, code_flags = w.segment(*w.descriptor(selector))
     w.require(code_flags, CODE_MASK, CODE_OK)
+    w.require_flat_code(code_base, code_limit)
     new_cpl = w.dpl(code_flags)
     w.decline_if(w.ult(cpl, new_cpl, 32))
-    w.decline_if(w.ult(code_limit, handler, 32))
     switch = w.ult(new_cpl, cpl, 32)
     # The stack: this ring's, or the inner ring's from the TSS.
     w.cbranch(switch, "inner", "current")
@@ -382,8 +389,8 @@ def _iret(module, layout):
     rpl = w.bits(selector, 3)
     code_base, code_limit, code_flags = w.segment(*w.descriptor(selector))
     w.require(code_flags, CODE_MASK, CODE_OK)
+    w.require_flat_code(code_base, code_limit)
     w.decline_if(w.ne(w.dpl(code_flags), rpl, 32))
-    w.decline_if(w.ult(code_limit, eip, 32))
     w.cbranch(w.eq(rpl, w.c(0), 32), "ring0", "outer")
     w.start("ring0")
     w.set_field(f"gpr{ESP}", w.add(esp, w.c(12), 32))
