@@ -86,7 +86,7 @@ class Translator:
         # A TLB miss in translated code calls back into the monitor's page walk (about a
         # microsecond) and the block goes on; only a real #PF leaves it.
         self._tlb_fill = _TLB_FILL(self._fill)
-        self.tlb_fill_slot = ctypes.c_uint64()           # the preserve_most trampoline (dispatch)
+        self.tlb_fill_slot = ctypes.c_uint64()           # the preserve_most trampoline (define_fill_trampoline)
         self.layout.tlb_fill_slot = ctypes.addressof(self.tlb_fill_slot)
         self.tier2_jobs = []         # (Future, install function) compiling in the background
         # The native fast paths (vmm.translator.fastpath): compiled at first need, called
@@ -115,8 +115,8 @@ class Translator:
         self.cc_flags_text = module.text()       # compiled again at tier 2 with the first hot blocks
         self.machine_symbols = self.layout.symbols()
         # Blocks that call the fast paths or fast_host (tier-0 memory accesses) link them.
-        self.fast_slot_symbols = {symbols.machine(f"{name}_slot") for name in fastpath.FUNCTIONS}
-        self.fast_slot_symbols.add(symbols.machine(fastpath.HOST))
+        self.fast_symbols = {symbols.machine(f"{name}_slot") for name in fastpath.FUNCTIONS}
+        self.fast_symbols.add(symbols.machine(fastpath.HOST))
         self.disk = DiskCache(cache_dir("tcache"), salt(machine.memory.size)) if machine.persistent_tcache else None
         self.state_address = ctypes.addressof(machine.state)
         self.step_sites = set()      # addresses whose first instruction the monitor runs
@@ -476,7 +476,7 @@ class Translator:
             elif kind == "native":
                 table[name] = native_helpers.address(args[0])
             else:
-                if name in self.fast_slot_symbols:
+                if name in self.fast_symbols:
                     self.fast_paths()            # the block calls them: they must exist
                 table[name] = self.machine_symbols[name]
         return table
