@@ -15,6 +15,7 @@ from tests.x86.test_paging import ALIAS, ALIAS_PHYS, G, P, PD, PROLOGUE, PT1, RW
 from vmm.cache.tcache import Block, CodeUnit, TranslationCache, jump_tag
 from vmm.memory import PhysicalMemory
 from vmm.translator.dispatch import jump_cache_index
+from vmm.translator.exits import MISS
 from vmm.x86.mode import MODE_PAGING
 
 PAGE_A, PAGE_B = 0xC0123000, 0x08048000
@@ -202,3 +203,48 @@ def test_tier_two_code_replaces_only_the_blocks_own_slot():
     cache.replace(other, 0x7300_0000, 2, CodeUnit("lib4", 1))
     assert slot.tag == 0
     assert cache.lookup(other.key) is other and slot.fn == 0x7300_0000
+
+
+@pytest.mark.parametrize("variant", ["jit", "jit-tier2"])
+@pytest.mark.parametrize("paged", [False, True], ids=["flat", "paged"])
+def test_blocks_missing_from_the_jump_cache_are_found_without_python(variant, paged):
+    """The dispatcher looks a jump-cache miss up in the native block table (through the TLB
+    with paging on): once a loop's blocks are translated, a pass after emptying the jump
+    cache returns to Python as often as a pass without (for the `hlt` only) and computes
+    the same."""
+    loop = """
+    again:
+        mov ecx, 40
+    top:
+        call one
+        call two
+        loop top
+        cli
+        hlt
+    one:
+        inc eax
+        ret
+    two:
+        add ebx, 2
+        ret
+    """
+    m = new_machine(variant, jit_threshold=1)
+    if paged:
+        for addr, blob in tables().items():
+            m.mem_write(addr, blob)
+    m.mem_write(ORIGIN, assemble((PROLOGUE if paged else "") + loop))
+    m.reg_write("eip", ORIGIN)
+    m.reg_write("esp", 0x80000)
+    assert m.run(max_insns=10_000).reason == "halt"
+
+    def another_pass(flush):
+        if flush:
+            m.translator.cache.flush_jump_cache()
+        misses = m.translator.exits[MISS]
+        for reg, value in (("eip", ORIGIN + len(assemble(PROLOGUE)) if paged else ORIGIN), ("eax", 0), ("ebx", 0)):
+            m.reg_write(reg, value)
+        assert m.run(max_insns=10_000).reason == "halt"
+        assert (m.reg_read("eax"), m.reg_read("ebx")) == (40, 80)
+        return m.translator.exits[MISS] - misses
+
+    assert another_pass(flush=True) == another_pass(flush=False) == 1

@@ -11,7 +11,9 @@ a hot loop over many blocks never returns to Python; its tags are linear, so whe
 change (`flush_jump_cache`) the entries they may affect go: one page's for an invlpg, all
 but those of global pages for a CR3 reload, all for a paging mode change (as QEMU's
 tb_jmp_cache per-page flush; for a page, only the slots its entries were published to,
-kept in `page_slots`); they are refilled from the blocks on a miss.  A
+kept in `page_slots`); they are refilled from the blocks on a miss.  The dispatcher
+serves most misses itself from `table` (vmm.cache.blocktable: every non-crossing block by
+physical address, EIP and mode, native), which changes only when blocks do.  A
 write to a physical code granule (64 bytes) drops every block there and its jump-cache
 slot before the next guest instruction (`invalidate`, a PhysicalMemory listener).  Each
 block has a native execution counter, used for tier-up and shown by the inspector.
@@ -49,6 +51,7 @@ import numpy
 from ..memory import CODE_SHIFT
 from ..x86.tlb import PAGE_SHIFT
 from . import DEFAULT_LIMIT
+from .blocktable import BlockTable
 from ..translator.blocks import byte_runs
 from ..translator.dispatch import JUMP_CACHE_BITS, jump_cache_index
 
@@ -128,6 +131,7 @@ class TranslationCache:
         self.jump_cache_address = ctypes.addressof(self.jump_cache)
         self.page_slots = {}         # linear page number -> slots published for it (invlpg's flush)
         self.jump_tags = numpy.frombuffer(self.jump_cache, dtype=numpy.uint64)[0::2]   # a view
+        self.table = BlockTable(limit)  # every non-crossing live block, for the dispatcher's misses
         # One counter per live block: live blocks <= held <= limit (a batch is cut to fit).
         self.counters = (ctypes.c_uint64 * limit)()
         self.counters_address = ctypes.addressof(self.counters)
@@ -221,6 +225,8 @@ class TranslationCache:
         for granule in block.granules:
             self.by_granule.setdefault(granule, set()).add(key)
             self.memory.mark_code(granule)      # the decoder marks no crossing instruction's bytes
+        if block.phys2 is None:
+            self.table.put(block.phys, block.eip, block.mode, block.fn_address)
         self.publish(block)
         self.stats.translated += 1
 
@@ -251,9 +257,11 @@ class TranslationCache:
         slot = self.jump_cache[jump_cache_index(block.eip)]
         if slot.fn == old:
             slot.fn = fn_address
-        index = self.chain_slots.get(block.key)
-        if index is not None and block.phys2 is None:
-            self.chain[index] = fn_address
+        if block.phys2 is None:
+            self.table.put(block.phys, block.eip, block.mode, fn_address)
+            index = self.chain_slots.get(block.key)
+            if index is not None:
+                self.chain[index] = fn_address
 
     def lookup(self, key):
         """Refill the jump-cache slot for block `key` if it exists (evicted by a collision
@@ -298,6 +306,7 @@ class TranslationCache:
         key = block.key
         del self.blocks[key]
         self._drop(block)
+        self.table.remove(block.phys, block.eip, block.mode)
         slot = self.jump_cache[jump_cache_index(block.eip)]
         if slot.tag == jump_tag(block.eip, block.mode):
             slot.tag, slot.fn = 0, 0
@@ -342,6 +351,7 @@ class TranslationCache:
         self.crossing_slots.clear()
         ctypes.memset(self.chain, 0, ctypes.sizeof(self.chain))
         self.chain_slots.clear()
+        self.table.clear()
         for block in self.blocks.values():
             self._drop(block)
         self.blocks.clear()

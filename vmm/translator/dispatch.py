@@ -3,19 +3,24 @@
 `i32 dispatch(ptr state)` loops: look state.eip and the translation mode (CPL, paging,
 checked segments: vmm.x86.mode.mode_of, computed here the same way) up in the jump cache
 (a native direct-mapped table, QEMU's tb_jmp_cache), call the block, and go on while blocks
-return CONTINUE.  A miss, a budget expiry or a STEP returns the exit code to Python.
+return CONTINUE.  When the jump cache misses, EIP goes through the software TLB's read view
+of the CPL (vmm.x86.tlb; paging off, it is the physical address) and the block is looked up
+in the native block table (vmm.cache.blocktable, QEMU's tb_htable); only if the TLB or the
+table misses too does Python see MISS.  A budget expiry or a STEP returns the exit code to Python.
 Blocks check the budget themselves at entry.  A STEP that left a fault in `pending_fault`
 (Mmu.fill, raise_if) is delivered here by the native fast path whose address is in the
 slot at `deliver_slot` (0 until it is compiled), and the loop goes on in the handler; only
 if it declines does Python see the STEP.
 
 Example:
-    build_dispatcher(module, jump_cache_address, deliver_slot)   # then JIT-compile "dispatch"
+    build_dispatcher(module, cache, layout, deliver_slot)    # then JIT-compile "dispatch"
 """
 
 from ..x86.exceptions import HAS_ERROR
 from ..x86.mode import MODE_SEGMENTS, MODE_SEGMENTS_SHIFT
 from ..x86.state import CpuState
+from ..x86.tlb import PAGE_SHIFT, view_index
+from ..cache.blocktable import ENTRY_SIZE as TABLE_ENTRY_SIZE, HASH_MULTIPLIER
 from .exits import CONTINUE, MISS, STEP
 from .irtext import TextArith, Value
 from .llvm_builder import OFFSETS
@@ -29,7 +34,10 @@ def jump_cache_index(phys):
     return (phys ^ (phys >> JUMP_CACHE_BITS)) & ((1 << JUMP_CACHE_BITS) - 1)
 
 
-def build_dispatcher(module, jump_cache_address, deliver_slot):
+def build_dispatcher(module, cache, layout, deliver_slot):
+    """Define `dispatch` for the TranslationCache `cache` (its jump cache and block table)
+    and the machine's MemoryLayout `layout` (RAM and TLB view addresses)."""
+    jump_cache_address = cache.jump_cache_address
     fn = module.function("dispatch", "i32", ["ptr %state"])
     b = TextArith(fn, module)
     state = Value("%state", "ptr")
@@ -51,10 +59,11 @@ def build_dispatcher(module, jump_cache_address, deliver_slot):
                  b.shl(b.zext(mode, 32, 64), b.const(32, 64), 64), 64)
     hit = b.eq(tag, want, 64)
     b.cbranch(hit, "call", "miss")
+    found = _table_lookup(b, cache.table, layout, eip, cpl, paging, mode)
     b.start("call")
-    code = b.call(b.inttoptr(target).ref, "i32", [state])
+    code = b.call(b.inttoptr(b.phi("i64", [(target, "loop"), (found, "match")])).ref, "i32", [state])
     b.cbranch(b.eq(code, b.const(CONTINUE, 32), 32), "loop", "out")
-    b.start("miss")
+    b.start("give_up")
     b.ret(b.const(MISS, 32))
     b.start("out")
     b.cbranch(b.eq(code, b.const(STEP, 32), 32), "step", "leave")
@@ -75,3 +84,44 @@ def build_dispatcher(module, jump_cache_address, deliver_slot):
     b.start("leave")
     b.ret(code)
 
+
+
+def _table_lookup(b, table, layout, eip, cpl, paging, mode):
+    """Blocks "miss" to "match" (branching to "call" with the function address, returned)
+    or to "give_up": EIP's physical address through the TLB view of the CPL's reads (no
+    entry: give up, Python walks the page tables), then a linear probe of the block table
+    from the key's home entry to the first empty one (vmm.cache.blocktable)."""
+    b.start("miss")
+    b.cbranch(b.eq(paging, b.const(0, 32), 32), "probe_start", "paged")
+    b.start("paged")
+    user, supervisor = (layout.tlb.view_address(user, False) for user in (True, False))
+    view = b.select(b.eq(cpl, b.const(3, 32), 32), b.const(user, 64), b.const(supervisor, 64), 64)
+    page = b.zext(b.lshr(eip, b.const(PAGE_SHIFT, 32), 32), 32, 64)
+    entry = b.load_ptr("i64", b.inttoptr(b.add(view, b.shl(page, b.const(3, 64), 64), 64)))
+    b.cbranch(b.eq(entry, b.const(0, 64), 64), "give_up", "mapped")
+    b.start("mapped")
+    host = b.add(b.sub(entry, b.const(1, 64), 64), b.zext(eip, 32, 64), 64)      # vmm.x86.tlb's entry
+    mapped = b.trunc(b.sub(host, b.const(layout.ram, 64), 64), 64, 32)
+    b.br("probe_start")
+    b.start("probe_start")
+    phys = b.phi("i32", [(eip, "miss"), (mapped, "mapped")])
+    key = b.or_(b.zext(phys, 32, 64), b.shl(b.zext(eip, 32, 64), b.const(32, 64), 64), 64)
+    home = b.lshr(b.mul(key, b.const(HASH_MULTIPLIER, 64), 64), b.const(64 - table.bits, 64), 64)
+    b.br("probe")
+    b.start("probe")
+    index, following = Value(b.fn.fresh("index"), "i64"), b.fn.fresh("following")
+    b.line(f"{index.ref} = phi i64 [ {home.ref}, %probe_start ], [ {following}, %next ]")
+    entry_address = b.add(b.const(table.address, 64), b.mul(index, b.const(TABLE_ENTRY_SIZE, 64), 64), 64)
+    found = b.load_ptr("i64", b.inttoptr(b.add(entry_address, b.const(16, 64), 64)))
+    b.cbranch(b.eq(found, b.const(0, 64), 64), "give_up", "compare")
+    b.start("compare")
+    same = b.and_(b.eq(b.load_ptr("i64", b.inttoptr(entry_address)), key, 64),
+                  b.eq(b.load_ptr("i64", b.inttoptr(b.add(entry_address, b.const(8, 64), 64))),
+                       b.zext(mode, 32, 64), 64), 1)
+    b.cbranch(same, "match", "next")
+    b.start("next")
+    b.line(f"{following} = and i64 {b.add(index, b.const(1, 64), 64).ref}, {table.capacity - 1}")
+    b.br("probe")
+    b.start("match")
+    b.br("call")
+    return found

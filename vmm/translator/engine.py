@@ -99,7 +99,7 @@ class Translator:
         self.layout.fast.update(fast_enabled=ctypes.addressof(self.fast_enabled),
                                 fast_counts=ctypes.addressof(self.fast_counts))
         module = Module("dispatcher")
-        build_dispatcher(module, self.cache.jump_cache_address, ctypes.addressof(self.fast_slots["fast_deliver"]))
+        build_dispatcher(module, self.cache, self.layout, ctypes.addressof(self.fast_slots["fast_deliver"]))
         define_fill_trampoline(module, ctypes.cast(self._tlb_fill, ctypes.c_void_p).value)
         addresses, _, _ = self.jit.compile(module.text(), ["dispatch", "tlb_fill"], tier=2, permanent=True)
         self.dispatch = _DISPATCH(addresses["dispatch"])
