@@ -1,6 +1,7 @@
 """Decoder: Capstone (32-bit mode, with detail) over guest physical memory, cached per page.
 
-Capstone's C API is called through vmm.x86.rawdecode (3x cheaper than building `CsInsn`s).
+Capstone's C API is called through vmm.x86.rawdecode (5 us an instruction, decoded and converted,
+against 12 us through `CsInsn`s).
 
 Each decoded instruction becomes an `Insn`: operands converted once
 (vmm.x86.operands), prefixes read once, and its entry in the one instruction
