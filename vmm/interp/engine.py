@@ -20,8 +20,10 @@ from ..x86.protection import TF_MASK
 from .builder import SkipRest
 
 
-def run(m, budget):
-    """Interpret up to `budget` steps; return the number of instructions retired."""
+def run(m, budget, to_block_end=False):
+    """Interpret up to `budget` steps; return the number of instructions retired.
+    `to_block_end`: stop after an instruction that ends a translated block, or after a
+    fault is delivered (the translator interprets the rest of a block it left mid-way)."""
     s, b = m.state, m.builder
     hooks = m.code_hooks
     breakpoints = m.breakpoints
@@ -37,6 +39,8 @@ def run(m, budget):
             insn = fetch(m)
         except GuestFault as fault:              # #PF on the fetch: EIP stays on the instruction
             deliver(m, fault.vector, fault.error_code, s.eip, fault.reason)
+            if to_block_end:
+                break
             continue
         if hooks:
             for hook in hooks:
@@ -62,10 +66,14 @@ def run(m, budget):
             if m.trace is not None:
                 m.trace.interrupt(fault.vector, fault.error_code, insn.address, fault.reason or insn.text())
             deliver(m, fault.vector, fault.error_code, insn.address, fault.reason or insn.text())
+            if to_block_end:
+                break
             continue
         s.eip = insn.next if b.target is None else b.target
         s.icount += 1
         retired += 1
         if single_step and m.stop_reason is None and not m.halted:
             deliver(m, DB, None, s.eip, "single-step (EFLAGS.TF)")   # a trap after the instruction
+        if to_block_end and spec.ends_block:
+            break
     return retired

@@ -37,7 +37,6 @@ import time
 
 from ..errors import GuestFault, MemoryAccessError
 from ..interp import engine as interp
-from ..x86.decoder import fetch
 from ..x86.mmu import FETCH
 from ..x86.state import CS
 from ..x86.tlb import PAGE_SHIFT
@@ -295,15 +294,8 @@ class Translator:
         """After a side exit, interpret the rest of the guest block: EIP is mid-block, and a
         translation starting there would be a new block each time (a store loop into a code
         page would translate at every instruction)."""
-        m, s = self.m, self.m.state
-        for _ in range(MAX_INSNS):
-            try:
-                ends = fetch(m).spec.ends_block
-            except GuestFault:
-                ends = True                              # the interpreter delivers the #PF
-            interp.run(m, 1)
-            if ends or s.icount >= s.icount_limit or m.stop_reason is not None or m.attention:
-                return
+        s = self.m.state
+        interp.run(self.m, min(MAX_INSNS, s.icount_limit - s.icount), to_block_end=True)
 
     def _warming(self, key):
         """Count a run of the untranslated block `key`; True while it is to be interpreted
