@@ -376,20 +376,20 @@ class Translator:
         """The Plan of a block the persistent cache says is `length` bytes at `addr`, its
         instructions decoded only when asked for; None if those bytes are not all RAM here,
         hold a breakpoint, or (paging) it crosses into a page that cannot be fetched."""
-        end, memory = addr + length, self.m.memory
-        if not (0 < length and 0 <= phys < memory.size) or any(addr <= b < end for b in self.m.breakpoints):
+        end, memory, breakpoints = addr + length, self.m.memory, self.m.breakpoints
+        if not (0 < length and 0 <= phys < memory.size) or breakpoints and any(addr <= b < end for b in breakpoints):
             return None
         phys2 = None
         if paging and (addr & (PAGE_SIZE - 1)) + length > PAGE_SIZE:
             phys2 = self._frame_or_none(addr)
             if phys2 is None:
                 return None
-        plan = Plan(addr, phys, None, end & 0xFFFFFFFF, phys2)
+        next_frame = (lambda linear: phys2) if paging else None
+        insns = Decoded(lambda: form_block(self.m.decoder, addr, phys, self.m.breakpoints, next_frame).insns)
+        plan = Plan(addr, phys, insns, end & 0xFFFFFFFF, phys2)
         if any(start + size > memory.size for start, size in byte_runs(plan)):
             return None
-        next_frame = (lambda linear: phys2) if paging else None
-        return plan._replace(insns=Decoded(
-            lambda: form_block(self.m.decoder, addr, phys, self.m.breakpoints, next_frame).insns))
+        return plan
 
     def _index_key(self, eip, phys, mode, tier):
         """The persistent cache's index key of the block at `eip`: the mode, tier, EIP and
