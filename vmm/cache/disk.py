@@ -32,6 +32,7 @@ Example:
 import functools
 import hashlib
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -78,7 +79,7 @@ class DiskCache:
     def get(self, key):
         """(metadata, blob) stored under `key`, or None (absent, unreadable or corrupt)."""
         try:
-            data = self._path(key).read_bytes()
+            data = _read(os.path.join(self.directory, key[:2], key))
         except OSError:
             self.stats["misses"] += 1
             return None
@@ -115,7 +116,7 @@ class DiskCache:
         if block_key not in self._indexed():
             return None
         try:
-            entry = json.loads(self._index_path(block_key).read_bytes())
+            entry = json.loads(_read(os.path.join(self.directory, "index", block_key[:2], block_key)))
             return str(entry["batch"]), [(int(eip), int(length)) for eip, length in entry["blocks"]]
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -136,6 +137,13 @@ class DiskCache:
         self.stats["bad"] += 1
         self.stats["hits"] -= 1
         self.stats["misses"] += 1
+
+
+def _read(path):
+    """The bytes of the file at `path` (a str: pathlib costs more than the read on a warm
+    boot's 10,000 lookups)."""
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _decode(data):
