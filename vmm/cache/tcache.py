@@ -44,7 +44,7 @@ Example:
 """
 
 import ctypes
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy
 
