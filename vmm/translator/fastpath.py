@@ -47,7 +47,6 @@ Example:
 
 import ctypes
 
-from ..memory import CODE_SHIFT
 from ..x86.protection import EFLAGS_WRITABLE, IF_MASK, NT_MASK, RF_MASK, TF_MASK, VM_MASK
 from ..x86.state import (ARITH_FLAGS_MASK, CR0_PE, CS, DS, ECX, EDX, ES, ESP, FS, GS, SS, CpuState, Segment,
                          TableRegister)
@@ -56,7 +55,7 @@ from ..x86.segments import FLAT_CODE_FLAGS as SYSENTER_CODE, FLAT_DATA_FLAGS as 
 from ..x86.tlb import view_index
 from . import symbols
 from .irtext import TextArith, Value
-from .llvm_builder import FILL_CC, OFFSETS, STATE
+from .llvm_builder import OFFSETS, STATE, code_flags, tlb_host
 
 FUNCTIONS = ("fast_deliver", "fast_iret", "fast_sysenter", "fast_sysexit")
 HOST = symbols.HOST_HELPER  # guest memory -> host address (also what tier-0 blocks access memory with)
@@ -244,16 +243,13 @@ def _host(module, layout):
     low = b.select(b.eq(kind, b.const(1, 32), 32), views[1], views[0], 64)
     high = b.select(b.eq(kind, b.const(3, 32), 32), views[3], views[2], 64)
     view = b.select(b.ult(kind, b.const(2, 32), 32), low, high, 64)
-    page = b.zext(b.lshr(linear, b.const(12, 32), 32), 32, 64)
-    cached = b.load_ptr("i64", b.inttoptr(b.add(view, b.shl(page, b.const(3, 64), 64), 64)))
-    b.cbranch(b.eq(cached, zero64, 64), "fill", "hit")
-    b.start("fill")
-    fill = b.load_ptr("ptr", b.symbol(symbols.machine("tlb_fill_slot")))
-    filled = b.call(fill.ref, "i64", [STATE, linear, kind], attrs=" nounwind", cc=FILL_CC)
-    b.cbranch(b.eq(filled, zero64, 64), "fail", "hit")
-    b.start("hit")
-    entry = b.phi("i64", [(cached, "paged"), (filled, "fill")])
-    paged_host = b.add(b.sub(entry, b.const(1, 64), 64), b.zext(linear, 32, 64), 64)
+
+    def fail_if(cond):
+        go_on = b.fn.label()
+        b.cbranch(cond, "fail", go_on)
+        b.start(go_on)
+    paged_host = tlb_host(b, view, linear, kind, fail_if)
+    mapped_from = b.current
     b.br("mapped")
     b.start("flat")
     end = b.add(b.zext(linear, 32, 64), b.zext(size, 32, 64), 64)
@@ -264,16 +260,11 @@ def _host(module, layout):
     b.start("flat_ok")
     b.br("mapped")
     b.start("mapped")
-    host = b.phi("i64", [(paged_host, "hit"), (flat_host, "flat_ok")])
+    host = b.phi("i64", [(paged_host, mapped_from), (flat_host, "flat_ok")])
     b.cbranch(b.eq(b.and_(kind, b.const(1, 32), 32), b.const(0, 32), 32), "done", "write")
     b.start("write")
-    phys = b.sub(host, ram, 64)
-    code_map = b.symbol_int(symbols.machine("code_map"))
-    last = b.add(phys, b.sub(b.zext(size, 32, 64), b.const(1, 64), 64), 64)
-    flags = [b.load_ptr("i8", b.inttoptr(b.add(code_map, b.lshr(p, b.const(CODE_SHIFT, 64), 64), 64)))
-             for p in (phys, last)]
-    code = b.ne(b.or_(flags[0], flags[1], 8), b.const(0, 8), 8)
-    b.cbranch(code, "fail", "done")
+    phys = b.trunc(b.sub(host, ram, 64), 64, 32)
+    b.cbranch(code_flags(b, phys, b.add(phys, b.sub(size, b.const(1, 32), 32), 32)), "fail", "done")
     b.start("done")
     b.ret(host)
     b.start("fail")

@@ -256,11 +256,6 @@ class LLVMBuilder(TextArith, Builder):
         return bool(self.checked_segments >> seg & 1)
 
     # ---- memory: inline RAM access with a slow-path exit -----------------------------------
-    def _code_flag(self, linear):
-        granule = self.zext(self.lshr(linear, self.const(CODE_SHIFT, 32), 32), 32, 64)
-        flag = self.load_ptr("i8", self.inttoptr(self.add(self.symbol_int(symbols.machine("code_map")), granule, 64)))
-        return self.ne(flag, self.const(0, 8), 8)
-
     def _host_pointer(self, linear, w, store):
         if self.paging:
             if self.eager:
@@ -287,11 +282,9 @@ class LLVMBuilder(TextArith, Builder):
         return self.inttoptr(host)
 
     def _exit_if_code(self, phys, w):
-        """Leave before a store into a granule holding translated code (SMC)."""
-        is_code = self._code_flag(phys)
-        if w > 8:                           # an unaligned store may touch the next granule
-            is_code = self.or_(is_code, self._code_flag(self.add(phys, self.const(w // 8 - 1, 32), 32)), 1)
-        self._exit_if(is_code)
+        """Leave before a store into a granule holding translated code (SMC); an unaligned
+        store may touch the next granule too."""
+        self._exit_if(code_flags(self, phys, self.add(phys, self.const(w // 8 - 1, 32), 32) if w > 8 else phys))
 
     def _paged_pointer(self, linear, w, store):
         """Paging on: the TLB view of this access kind and privilege has one entry per page
@@ -300,24 +293,11 @@ class LLVMBuilder(TextArith, Builder):
         accessed that way, or is not RAM, or the access crosses into the next page, the
         instruction leaves for the interpreter, which raises the #PF or does the access."""
         view = self.symbol_int(symbols.machine(f"tlb{view_index(self.user, store)}"))
-        page = self.zext(self.lshr(linear, self.const(12, 32), 32), 32, 64)
-        slot = self.inttoptr(self.add(view, self.shl(page, self.const(3, 64), 64), 64))
-        cached = self.load_ptr("i64", slot)
-        before, fill, join = self.current, self.fn.label("tlb_fill"), self.fn.label("tlb")
-        self.cbranch(self.eq(cached, self.const(0, 64), 64), fill, join)
-        self.start(fill)
-        helper = self.load_ptr("ptr", self.symbol(symbols.machine("tlb_fill_slot")))
         kind = self.const(int(store) | (int(self.user) << 1), 32)
-        filled = self.call(helper.ref, "i64", [STATE, linear, kind], attrs=" nounwind", cc=FILL_CC)
-        self._exit_if(self.eq(filled, self.const(0, 64), 64))       # only the miss path tests this
-        filled_from = self.current
-        self.br(join)
-        self.start(join)
-        entry = self.phi("i64", [(cached, before), (filled, filled_from)])
+        host = tlb_host(self, view, linear, kind, self._exit_if)
         if w > 8:
             offset = self.and_(linear, self.const(0xFFF, 32), 32)
             self._exit_if(self.ult(self.const(0x1000 - w // 8, 32), offset, 32))
-        host = self.add(self.sub(entry, self.const(1, 64), 64), self.zext(linear, 32, 64), 64)
         if store:
             phys = self.trunc(self.sub(host, self.symbol_int(symbols.machine("ram")), 64), 64, 32)
             self._exit_if_code(phys, w)
@@ -550,6 +530,37 @@ class LLVMBuilder(TextArith, Builder):
         return self.phi("i1", incoming)
 
     generic_arm = False        # True while _speculate writes its arm for any other op
+
+
+def tlb_host(b, view, linear, kind, fail_if):
+    """IR: the host address (i64) of the i32 `linear` through the TLB view whose table is at
+    `view` (i64), calling the fill trampoline with `kind` (bit 0 write, bit 1 user) on a miss;
+    `fail_if(cond)` leaves when the fill finds no entry (a #PF, or not RAM).  Written once for
+    inline paged accesses (LLVMBuilder) and fast_host (vmm.translator.fastpath)."""
+    page = b.zext(b.lshr(linear, b.const(12, 32), 32), 32, 64)
+    cached = b.load_ptr("i64", b.inttoptr(b.add(view, b.shl(page, b.const(3, 64), 64), 64)))
+    before, fill, join = b.current, b.fn.label("tlb_fill"), b.fn.label("tlb")
+    b.cbranch(b.eq(cached, b.const(0, 64), 64), fill, join)
+    b.start(fill)
+    helper = b.load_ptr("ptr", b.symbol(symbols.machine("tlb_fill_slot")))
+    filled = b.call(helper.ref, "i64", [STATE, linear, kind], attrs=" nounwind", cc=FILL_CC)
+    fail_if(b.eq(filled, b.const(0, 64), 64))       # only the miss path tests this
+    filled_from = b.current
+    b.br(join)
+    b.start(join)
+    entry = b.phi("i64", [(cached, before), (filled, filled_from)])
+    return b.add(b.sub(entry, b.const(1, 64), 64), b.zext(linear, 32, 64), 64)
+
+
+def code_flags(b, first, last):
+    """IR: i1, whether the code-granule map marks the granule of the i32 physical address
+    `first` or of `last` (the same value for an access within one granule's reach)."""
+    code_map = b.symbol_int(symbols.machine("code_map"))
+
+    def flag(phys):
+        granule = b.zext(b.lshr(phys, b.const(CODE_SHIFT, 32), 32), 32, 64)
+        return b.ne(b.load_ptr("i8", b.inttoptr(b.add(code_map, granule, 64))), b.const(0, 8), 8)
+    return flag(first) if last is first else b.or_(flag(first), flag(last), 1)
 
 
 def define_cc_helper(module):
