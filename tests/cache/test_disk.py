@@ -1,9 +1,12 @@
 """The persistent translation cache: a second run links the first run's code instead of
 compiling it and gives the same results; corrupt entries are recompiled; the CPU mode is
-part of the key."""
+part of the key; other salts' directories are pruned, the most recently used kept."""
+
+import os
 
 import pytest
 
+from vmm.cache.disk import KEEP, USED, DiskCache, prune
 from vmm.translator.engine import Translator
 from tests.asmguest import machine_with, ORIGIN
 from tests.translator.test_translator import LOOP as GUEST
@@ -40,13 +43,18 @@ def test_second_run_links_cached_code(cache_home):
     assert result1.reason == result2.reason == "halt"
 
 
+def stored(cache_home):
+    """Every file the cache wrote but the salt directory's last-used mark."""
+    return [p for p in cache_home.rglob("*") if p.is_file() and p.name != USED]
+
+
 def entries(cache_home):
-    return [p for p in cache_home.rglob("*") if p.is_file() and "index" not in p.relative_to(cache_home).parts]
+    return [p for p in stored(cache_home) if "index" not in p.relative_to(cache_home).parts]
 
 
 def test_corrupt_entries_are_recompiled(cache_home):
     first, _ = run()
-    files = [p for p in cache_home.rglob("*") if p.is_file()]
+    files = stored(cache_home)
     assert entries(cache_home) and len(files) > len(entries(cache_home))     # batches and their index
     for path in files:
         data = path.read_bytes()
@@ -61,7 +69,7 @@ def test_corrupt_entries_are_recompiled(cache_home):
 
 def test_flipped_byte_is_caught(cache_home):
     run()
-    for path in (p for p in cache_home.rglob("*") if p.is_file()):
+    for path in stored(cache_home):
         data = bytearray(path.read_bytes())
         data[-1] ^= 0xFF
         path.write_bytes(bytes(data))
@@ -160,3 +168,27 @@ def test_a_crossing_block_is_keyed_by_the_bytes_of_both_pages(cache_home):
     other, t = run_crossing(0xF1)
     assert t.translation[0]["loaded"] < t.translation[0]["blocks"]
     assert other.reg_read("esi") == 400
+
+
+def test_other_salts_are_pruned_but_the_most_recently_used(tmp_path):
+    """A cache directory with this salt's entries, older salts' (marked used at different
+    times, one never marked) and the flat layout of earlier vmm versions: the prune keeps
+    this salt and the KEEP - 1 others used last, and removes everything else."""
+    base = tmp_path / "tcache"
+    for age, name in enumerate(f"{k:016x}" for k in range(1, 8)):
+        (base / name / "ab").mkdir(parents=True)
+        (base / name / "ab" / "entry").write_bytes(b"x")
+        (base / name / USED).touch()
+        os.utime(base / name / USED, (1_000_000 - age, 1_000_000 - age))    # 1 is the newest
+    (base / "00000000000000ff").mkdir()                                     # never marked
+    (base / "index" / "cd").mkdir(parents=True)                             # the old flat layout
+    (base / "3f").mkdir()
+    (base / "stray").write_bytes(b"x")
+    disk = DiskCache(base, b"this run's salt", prune_in_background=False)
+    current = disk.directory.name
+    removed = prune(base, current)
+    kept = sorted(p.name for p in base.iterdir())
+    assert kept == sorted([current] + [f"{k:016x}" for k in range(1, KEEP)])
+    assert {"index", "3f", "stray", "00000000000000ff", f"{KEEP:016x}"} <= set(removed)
+    assert (disk.directory / USED).exists()
+    assert prune(base, current) == []            # nothing more to remove

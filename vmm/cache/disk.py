@@ -8,9 +8,13 @@ and source, llvmlite's and LLVM's versions, the host target, the RAM size the co
 accesses against).  Host addresses are not in the code (vmm.translator.symbols), so entries
 serve any process.  The value is the object code with its function and symbol names.
 
-Files live under the user's cache directory (vmm.cachedir: ~/.cache/vmm/tcache, one file
-per entry), written to a temporary name and renamed, so concurrent runs see a whole entry
-or none.  Each file holds a SHA-256 of its contents: a truncated or corrupt file is counted
+Files live under the user's cache directory (vmm.cachedir: ~/.cache/vmm/tcache), in a
+directory per salt (its digest's first 16 hex digits), one file per entry, written to a
+temporary name and renamed, so concurrent runs see a whole entry or none.  Entries of
+another salt can never be used again by this vmm, so each run marks its salt's directory as
+used and removes, on a background thread, all but the KEEP most recently used salts'
+(another vmm version, or another RAM size) and anything else in the cache directory: a
+Linux boot leaves about 130 MB, and every change of vmm's source is a new salt.  Each file holds a SHA-256 of its contents: a truncated or corrupt file is counted
 in `stats["bad"]` and ignored (the batch is compiled again and the file replaced), never
 trusted.
 
@@ -23,7 +27,7 @@ batch's key, and links the whole batch at once without decoding it (vmm.translat
 files are read once, so a block that is not there costs a set lookup.
 
 Example:
-    disk = DiskCache(cache_dir("tcache"), salt=b"...")
+    disk = DiskCache(cache_dir("tcache"), salt=b"...")     # entries in tcache/<salt id>/
     key = disk.key(b"...guest bytes, mode, tier...")
     disk.put(key, {"names": ["b_1000_1"], "symbols": ["vmm.ram"]}, obj)
     disk.get(key)           # -> ({"names": [...], "symbols": [...]}, obj), or None
@@ -33,7 +37,9 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 import struct
+import threading
 from pathlib import Path
 
 import llvmlite
@@ -63,10 +69,17 @@ def _source_digest():
     return digest.digest()
 
 
+KEEP = 4                        # salts whose entries are kept (the most recently used)
+USED = "last-used"              # a salt directory's mark: its mtime is its last use
+
+
 class DiskCache:
-    def __init__(self, directory, salt):
+    def __init__(self, directory, salt, prune_in_background=True):
         self.salt = hashlib.sha256(salt).digest()
-        self.directory = directory
+        self.directory = directory / self.salt.hex()[:16]
+        _mark_used(self.directory)
+        if prune_in_background:
+            threading.Thread(target=prune, args=(directory, self.directory.name), daemon=True).start()
         self.stats = {"hits": 0, "misses": 0, "stores": 0, "bad": 0}
         self.indexed = None             # block keys in the index (read once, then kept up to date)
 
@@ -137,6 +150,48 @@ class DiskCache:
         self.stats["bad"] += 1
         self.stats["hits"] -= 1
         self.stats["misses"] += 1
+
+
+def _mark_used(directory):
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / USED).touch()
+    except OSError:
+        pass                    # a cache directory that cannot be written: entries are not stored
+
+
+def prune(base, current, keep=KEEP):
+    """Remove from `base` everything but the salt directory `current` and the keep - 1 other
+    salt directories used most recently (by their USED mark); errors are ignored (another
+    run may be removing the same files).  Returns the names removed."""
+    def last_used(entry):
+        try:
+            return (entry / USED).stat().st_mtime
+        except OSError:
+            return None
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return []
+    salts = [(last_used(e), e) for e in entries if e.name != current and e.is_dir() and _is_salt(e.name)]
+    kept = {e.name for used, e in sorted((x for x in salts if x[0] is not None), reverse=True)[:keep - 1]}
+    removed = []
+    for entry in entries:
+        if entry.name == current or entry.name in kept or entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            try:
+                entry.unlink()
+            except OSError:
+                continue
+        removed.append(entry.name)
+    return removed
+
+
+def _is_salt(name):
+    return len(name) == 16 and all(c in "0123456789abcdef" for c in name)
 
 
 def _read(path):
