@@ -36,7 +36,7 @@ from .mmu import FETCH, PAGE_MASK
 from .operands import Unsupported, convert
 from .rawdecode import RawDecoder
 from .segaccess import FLAT_LIMIT
-from .state import CS
+from .state import CR0_PG, CS
 from .table import lookup, UNDEFINED
 from ..errors import GuestFault, MemoryAccessError
 from ..memory import CODE_SHIFT
@@ -60,7 +60,7 @@ def fetch(m):
     if limit != FLAT_LIMIT:                     # a 4 GiB CS has nothing to check (it wraps)
         _check_code_limit(eip, 1, limit)
     linear = (cs.base + eip) & 0xFFFFFFFF
-    if not m.mmu.paging:
+    if not s.cr[0] & CR0_PG:
         insn = m.decoder.decode(eip, linear)
     else:
         phys = m.mmu.translate(linear, FETCH)

@@ -62,10 +62,11 @@ class Mmu:
     # ---- translation --------------------------------------------------------------------
     def translate(self, linear, access, user=None):
         """Physical address of `linear` for an access (READ, WRITE or FETCH), or #PF."""
-        if not self.state.cr[0] & CR0_PG:
+        s = self.state
+        if not s.cr[0] & CR0_PG:
             return linear
         if user is None:
-            user = self.cpl_user()
+            user = s.seg[CS].selector & 3 == 3          # cpl_user(), inline (every fetch asks)
         write = access == WRITE
         phys = self.tlb.lookup(linear, user, write)
         if phys is not None:
