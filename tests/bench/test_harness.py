@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from vmm.bench.harness import run_suite
+from vmm.bench.harness import QEMU_ICOUNT, run_suite
 from vmm.bench.workloads import MICRO
 from vmm.bench.report import COLOURS, marginal, print_report, ratios, write_chart, write_json
 
@@ -39,6 +39,8 @@ def test_small_suite_end_to_end(tmp_path):
     assert paging["qemu_on"] > 0 and paging["vmm_run_on"] > 0
     assert {m["name"] for m in results["micro"]} == set(MICRO)
     assert all((m["unicorn_ns"] is None) == (not MICRO[m["name"]].unicorn) for m in results["micro"])
+    assert all(m["qemu_ns"] is not None and m["qemu_n"] >= 1 for m in results["micro"])
+    assert {m["name"]: m["qemu_mode"] for m in results["micro"]} == {name: QEMU_ICOUNT.get(name, "TCG") for name in MICRO}
     row = ratios(results)[0]
     assert row["speedup_vs_interp"] > 0 and row["vs_native"] is not None
     console = Console(record=True, width=100)
@@ -121,3 +123,17 @@ def test_system_nanobenchmarks_loop_as_written(name, engine):
         counts.append(result.instructions)
     per_iteration = (counts[1] - counts[0]) / 10
     assert per_iteration >= MICRO[name].body.count("\n") + 2          # body, dec, jnz (+ handlers)
+
+
+def test_qemu_n_sizes_the_difference_by_qemus_speed():
+    """QEMU's n comes from QEMU's own cost per iteration: a process of 80 ms start-up and
+    1 us per iteration gives the n whose 2n iterations take the seconds asked for."""
+    from vmm.bench.harness import qemu_n
+    runs = []
+
+    def run(k):
+        runs.append(k)
+        return 0.08 + k * 1e-6
+    n = qemu_n(run, 0.4)
+    assert abs(2 * n * 1e-6 - 0.4) < 0.001
+    assert runs == [1, 1000, 8000, 64000, 512000]          # grown eightfold until clearly longer

@@ -10,6 +10,11 @@ same image executes the same instructions).  Each bench-guest row has two times,
   run_s      the run alone, timed inside the process (Machine.run, Unicorn's emu_start);
              None for QEMU and native code, which do not report it
 
+Each nanobenchmark row has ns per iteration on vmm's translator and interpreter (in-process
+runs), Unicorn (in-process, where it can run the loop) and qemu-system-i386 (whole processes
+of the nanobenchmark as a multiboot image, qemu_image; its own n, calibrated so that 2n
+iterations take about QEMU_DIFF_S; `qemu_mode` says how QEMU ran, or why it has no figure).
+
 The vmm translator also runs in this process, for its translation figures.  Start-up is
 measured on its own: `vmm run` and qemu-system-i386 on the hello guest (best of three).
 `progress` is called with a line after each finished measurement.
@@ -19,6 +24,7 @@ Example:
     results["guest"][0]["process_mips"], results["startup"]
 """
 
+import functools
 import io
 import platform
 import time
@@ -30,6 +36,14 @@ from .workloads import BENCH_IMAGE, HELLO_IMAGE, MICRO, ORIGIN
 INTERP_SHARE = 0.01          # the interpreter runs this share of each nanobenchmark's count...
 INTERP_MAX = 5_000           # ...and at most this many iterations
 STARTUP_REPEAT = 3           # start-up: the fastest of this many runs counts
+QEMU_DIFF_S = 0.4            # QEMU's n is set so its 2n iterations take about this long...
+QEMU_FULL_N = 200_000        # ...at --micro-n of this or more (proportionally less below)
+QEMU_CALIBRATE_S = 0.1       # finding that n: a run this much longer than one iteration's
+QEMU_MAX_N = 1 << 29         # 3n stays a positive ECX
+# The nanobenchmarks QEMU runs with -icount: QEMU's PIT follows the host clock, so plain TCG
+# would measure the PIT's period (84 us) waiting in hlt; with sleep=off hlt skips to the next
+# timer deadline, as vmm's virtual clock does.  -icount slows TCG in general: only here.
+QEMU_ICOUNT = {"timer_irq": "TCG -icount shift=0,sleep=off"}
 
 
 def _translator_figures(m, seconds):
@@ -158,6 +172,31 @@ def paging_row(iters, progress):
     return row
 
 
+def qemu_n(run, seconds, first=1000):
+    """The n at which QEMU's 2n iterations take about `seconds`: whole QEMU processes start in
+    about 80 ms and jitter by a few ms, so n comes from QEMU's own speed, not vmm's.  The count
+    grows eightfold from `first` until its run takes clearly longer than a 1-iteration run."""
+    base, k = run(1), first
+    while True:
+        extra = run(k) - base
+        if extra > min(QEMU_CALIBRATE_S, seconds) or k >= QEMU_MAX_N // 8:
+            break
+        k *= 8
+    return max(1, min(QEMU_MAX_N, int(seconds * k / (2 * max(extra, 1e-6)))))
+
+
+def qemu_micro_figure(name, work, micro_n):
+    """(ns per iteration, n, how QEMU ran it) of nanobenchmark `work` on qemu-system-i386;
+    a missing QEMU gives (None, None, why)."""
+    icount = name in QEMU_ICOUNT
+    run = functools.partial(peers.qemu_micro, work, icount=icount)
+    try:
+        n = qemu_n(run, QEMU_DIFF_S * min(1.0, micro_n / QEMU_FULL_N))
+        return marginal_ns(run, n), n, QEMU_ICOUNT.get(name, "TCG")
+    except peers.Missing as missing:
+        return None, None, str(missing)
+
+
 def micro_rows(micro_n, progress):
     rows = []
     for name, work in MICRO.items():
@@ -170,8 +209,10 @@ def micro_rows(micro_n, progress):
             row["unicorn_ns"] = None          # Unicorn hands exceptions to hooks, not the guest IDT
         else:
             row["unicorn_ns"], _ = _peer(marginal_ns, lambda k: peers.unicorn_micro(work.assemble(k)), n_jit)
+        row["qemu_ns"], row["qemu_n"], row["qemu_mode"] = qemu_micro_figure(name, work, micro_n)
         rows.append(row)
-        progress(f"nanobenchmark {name}: vmm-jit {row['vmm-jit_ns']:.1f} ns per iteration")
+        qemu = "-" if row["qemu_ns"] is None else f"{row['qemu_ns']:.1f}"
+        progress(f"nanobenchmark {name}: vmm-jit {row['vmm-jit_ns']:.1f}, qemu {qemu} ns per iteration")
     return rows
 
 

@@ -1,7 +1,8 @@
 """The peers a user would pick instead of vmm, and vmm itself, run as whole processes.
 
   vmm      `python3 -m vmm run` on the image, as a user runs it (same interpreter, same vmm)
-  qemu     qemu-system-i386 (TCG) booting the same multiboot image
+  qemu     qemu-system-i386 (TCG) booting the same multiboot image, or a nanobenchmark
+           wrapped as one (qemu_image)
   unicorn  Unicorn 2 from Python running the same image or nanobenchmark, port I/O hooked;
            as a process (a Python that imports unicorn and vmm's loader) and in-process
   native   the benchmark's C source built with gcc -m32 -O2 as a Linux program
@@ -12,6 +13,7 @@ missing with the command that installs it (into this Python's environment, for u
 
 Example:
     qemu_guest(2000)        # {"process_s": 0.12, "run_s": None, "checksum": "0x047310e0"}
+    qemu_micro(MICRO["callret"], 10**6)     # 0.09 (seconds, the whole process)
     vmm_process("jit", 2000)
 """
 
@@ -27,6 +29,7 @@ from pathlib import Path
 from ..boot import load_image
 from ..errors import VmmError
 from ..memory import PhysicalMemory
+from .qemu_image import EXIT_STATUS, qemu_image
 from .workloads import BENCH_IMAGE, EXAMPLES, ORIGIN
 
 CHECKSUM = re.compile(rb"checksum=(0x[0-9a-fA-F]+)")
@@ -34,6 +37,8 @@ SUMMARY = re.compile(rb"vmm: ([0-9]+) instructions in ([0-9.]+) s")     # vmm ru
 NATIVE = EXAMPLES / "build" / "bench-native"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]             # the vmm being benchmarked
 TIMEOUT = 600
+MICRO_MEMORY_MB = 4                          # the nanobenchmarks use the first 2 MiB
+ICOUNT = ["-icount", "shift=0,sleep=off"]    # 1 ns of virtual time per instruction, idle skipped
 
 
 class Missing(Exception):
@@ -77,6 +82,20 @@ def _measured(process_s, run_s, output, **more):
     """A process run's figures: whole-process wall seconds, seconds of the run alone (None when
     the process does not say), and the guest's checksum."""
     return {"process_s": process_s, "run_s": run_s, "checksum": _checksum(output), **more}
+
+
+def qemu_micro(work, n, icount=False):
+    """Whole-process seconds of qemu-system-i386 running nanobenchmark `work` (a
+    workloads.Micro) n times, as the multiboot image of qemu_image; with `icount`, under
+    ICOUNT (virtual time from the instruction count; hlt skips to the next timer deadline)."""
+    with tempfile.TemporaryDirectory(prefix="vmm-bench-") as tmp:
+        image = Path(tmp) / f"{work.name}.bin"
+        image.write_bytes(qemu_image(work, n))
+        seconds, done = _process(qemu_command(image, memory_mb=MICRO_MEMORY_MB) + (ICOUNT if icount else []))
+    if done.returncode != EXIT_STATUS:
+        raise VmmError(f"qemu-system-i386 did not finish nanobenchmark {work.name} (status {done.returncode}, "
+                       f"not {EXIT_STATUS}): {done.stderr.decode(errors='replace').strip()}")
+    return seconds
 
 
 def qemu_guest(iters, memory_mb=128, options=""):

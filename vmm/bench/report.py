@@ -60,6 +60,12 @@ def _fmt(value, spec="{:.2f}"):
     return "-" if value is None else spec.format(value)
 
 
+def _qemu_ns(row):
+    """QEMU's figure, starred where QEMU ran with -icount (harness.QEMU_ICOUNT)."""
+    star = "*" if "icount" in (row.get("qemu_mode") or "") else ""
+    return _fmt(row.get("qemu_ns"), "{:.1f}" + star)
+
+
 def _table(title, columns, rows):
     table = Table(title=title, title_justify="left")
     for column in columns:
@@ -107,10 +113,11 @@ def print_report(results, console):
         ("engine", "MIPS", "vmm-jit / engine"),
         [(r["engine"], f"{r['mips']:.1f}", _fmt(r["vmm_jit_ratio"])) for r in marginal(results)]))
     console.print(_table(
-        "nanobenchmarks: ns per iteration (steady state: runs of 3n minus n)",
-        ("workload", "rewrite class", "vmm-jit", "vmm-interp", "unicorn"),
+        "nanobenchmarks: ns per iteration (steady state: runs of 3n minus n; qemu: whole "
+        "processes; * -icount, hlt skips to the next timer as in vmm)",
+        ("workload", "rewrite class", "vmm-jit", "vmm-interp", "unicorn", "qemu"),
         [(r["name"], r["rewrite"], _fmt(r["vmm-jit_ns"], "{:.1f}"), _fmt(r["vmm-interp_ns"], "{:.0f}"),
-          _fmt(r["unicorn_ns"], "{:.1f}")) for r in results["micro"]]))
+          _fmt(r["unicorn_ns"], "{:.1f}"), _qemu_ns(r)) for r in results["micro"]]))
     for peer, why in results["missing"].items():
         console.print(f"[yellow]peer {peer} missing:[/] {escape(why)}")
 
@@ -147,11 +154,13 @@ def write_chart(results, path):
     left.set_title("bench guest throughput (whole process: start-up, load, compile, run)")
     left.legend(fontsize=8)
     names = [r["name"] for r in results["micro"]]
-    for k, engine in enumerate(("vmm-jit", "unicorn", "vmm-interp")):
-        values = [r[f"{engine}_ns"] or 0 for r in results["micro"]]
-        right.bar([x + 0.27 * k for x in range(len(names))], values, width=0.27, label=engine,
+    micro_engines = ("vmm-jit", "qemu", "unicorn", "vmm-interp")
+    bar = 0.8 / len(micro_engines)
+    for k, engine in enumerate(micro_engines):
+        values = [r.get(f"{engine}_ns") or 0 for r in results["micro"]]
+        right.bar([x + bar * k for x in range(len(names))], values, width=bar, label=engine,
                   color=COLOURS[engine])
-    right.set_xticks([x + 0.27 for x in range(len(names))], names)
+    right.set_xticks([x + 0.4 - bar / 2 for x in range(len(names))], names, rotation=45, ha="right")
     right.set_yscale("log")
     right.set_ylabel("ns per iteration (log)")
     right.set_title("nanobenchmarks")

@@ -176,6 +176,9 @@ _PIT_TICKS = """
 """
 
 
+HALT = "    cli\n    hlt\n"               # how a nanobenchmark ends on vmm and Unicorn
+
+
 @dataclass(frozen=True)
 class Micro:
     name: str
@@ -185,13 +188,14 @@ class Micro:
     share: float = 1.0      # this workload runs share * n iterations (monitor exits are slow)
     unicorn: bool = True    # Unicorn can run it (it gives exceptions to hooks, not the IDT)
 
-    def source(self, n):
+    def source(self, n, start="", end=HALT):
+        """The program: `start` (a wrapper's own set-up), the prologue, the loop, `end`."""
         stack = "" if USER_MODE in self.prologue else "    mov esp, 0x80000\n"
-        return (f"{self.prologue}\n    mov ecx, {n}\n{stack}loop_top:\n{self.body}\n"
-                f"    dec ecx\n    jnz loop_top\n    cli\n    hlt\n")
+        return (f"{start}{self.prologue}\n    mov ecx, {n}\n{stack}loop_top:\n{self.body}\n"
+                f"    dec ecx\n    jnz loop_top\n{end}")
 
-    def assemble(self, n):
-        source = "\n".join(line.split(";")[0] for line in self.source(n).splitlines())  # Keystone has no comments
+    def assemble(self, n, start="", end=HALT):
+        source = "\n".join(line.split(";")[0] for line in self.source(n, start, end).splitlines())  # Keystone has no comments
         encoding, _ = Ks(KS_ARCH_X86, KS_MODE_32).asm(source, ORIGIN)
         return bytes(encoding)
 
