@@ -5,6 +5,8 @@ Ratios are computed here from one run's measurements, like for like: engines aga
 other by whole-process wall time (`process_s`: everything a user waits for), the translator
 against the interpreter by the run alone (`run_s`: both in vmm, start-up aside), and in steady
 state by the difference between sizes (`marginal`), where start-up and translation cancel.
+Nanobenchmarks: ns per iteration per engine; QEMU's figure is starred where QEMU ran with
+-icount (its `qemu_mode`; harness.QEMU_ICOUNT) and is "-" where it has none.
 
 Example:
     results = run_suite(); print_report(results, Console()); write_json(results, "out.json")
@@ -153,7 +155,7 @@ def write_chart(results, path):
     left.set_xlabel("bench iterations (* interpreter size)")
     left.set_title("bench guest throughput (whole process: start-up, load, compile, run)")
     left.legend(fontsize=8)
-    names = [r["name"] for r in results["micro"]]
+    names = [r["name"] + ("*" if "icount" in (r.get("qemu_mode") or "") else "") for r in results["micro"]]
     micro_engines = ("vmm-jit", "qemu", "unicorn", "vmm-interp")
     bar = 0.8 / len(micro_engines)
     for k, engine in enumerate(micro_engines):
@@ -163,7 +165,7 @@ def write_chart(results, path):
     right.set_xticks([x + 0.4 - bar / 2 for x in range(len(names))], names, rotation=45, ha="right")
     right.set_yscale("log")
     right.set_ylabel("ns per iteration (log)")
-    right.set_title("nanobenchmarks")
+    right.set_title("nanobenchmarks (* qemu with -icount: hlt skips to the timer)")
     right.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

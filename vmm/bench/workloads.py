@@ -2,8 +2,10 @@
 the spirit of Adams & Agesen (ASPLOS 2006), one per rewrite class.
 
 Each nanobenchmark is a flat 32-bit program loaded at 0x1000 that repeats one operation
-`n` times (ECX counts) and ends with `cli; hlt`; its cost per iteration is what a user
-compares between engines.  Keystone assembles them.
+`n` times (ECX counts) and ends with `cli; hlt` (HALT); its cost per iteration is what a user
+compares between engines.  Keystone assembles them.  A wrapper may add its own set-up before
+the prologue and its own end after the loop, the loop itself unchanged: qemu_image does, for
+qemu-system-i386, which `hlt` would never end.
 
 The full-system ones (page fault, int 0x80, sysenter, timer interrupt, CR3 switch, TLB
 miss) run with paging on and an IDT; `tlb_miss` minus `cr3_switch` is the cost of 8 misses.
