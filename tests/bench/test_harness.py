@@ -137,3 +137,10 @@ def test_qemu_n_sizes_the_difference_by_qemus_speed():
     n = qemu_n(run, 0.4)
     assert abs(2 * n * 1e-6 - 0.4) < 0.001
     assert runs == [1, 1000, 8000, 64000, 512000]          # grown eightfold until clearly longer
+
+
+def test_missing_qemu_gives_no_figure_and_says_why(monkeypatch):
+    from vmm.bench import harness, peers
+    monkeypatch.setattr(peers.shutil, "which", lambda name: None)
+    assert harness.qemu_micro_figure("callret", MICRO["callret"], 1000) == (
+        None, None, "no figure: qemu-system-i386 not found: apt-get install qemu-system-x86")

@@ -43,7 +43,7 @@ QEMU_MAX_N = 1 << 29         # 3n stays a positive ECX
 # The nanobenchmarks QEMU runs with -icount: QEMU's PIT follows the host clock, so plain TCG
 # would measure the PIT's period (84 us) waiting in hlt; with sleep=off hlt skips to the next
 # timer deadline, as vmm's virtual clock does.  -icount slows TCG in general: only here.
-QEMU_ICOUNT = {"timer_irq": "TCG -icount shift=0,sleep=off"}
+QEMU_ICOUNT = {"timer_irq": " ".join(["TCG", *peers.ICOUNT])}
 
 
 def _translator_figures(m, seconds):
@@ -194,7 +194,7 @@ def qemu_micro_figure(name, work, micro_n):
         n = qemu_n(run, QEMU_DIFF_S * min(1.0, micro_n / QEMU_FULL_N))
         return marginal_ns(run, n), n, QEMU_ICOUNT.get(name, "TCG")
     except peers.Missing as missing:
-        return None, None, str(missing)
+        return None, None, f"no figure: {missing}"
 
 
 def micro_rows(micro_n, progress):
