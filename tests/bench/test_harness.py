@@ -125,16 +125,16 @@ def test_system_nanobenchmarks_loop_as_written(name, engine):
     assert per_iteration >= MICRO[name].body.count("\n") + 2          # body, dec, jnz (+ handlers)
 
 
-def test_qemu_n_sizes_the_difference_by_qemus_speed():
-    """QEMU's n comes from QEMU's own cost per iteration: a process of 80 ms start-up and
+def test_calibrated_n_sizes_the_difference_by_the_engines_speed():
+    """An engine's n comes from its own cost per iteration: a process of 80 ms start-up and
     1 us per iteration gives the n whose 2n iterations take the seconds asked for."""
-    from vmm.bench.harness import qemu_n
+    from vmm.bench.harness import calibrated_n
     runs = []
 
     def run(k):
         runs.append(k)
         return 0.08 + k * 1e-6
-    n = qemu_n(run, 0.4)
+    n = calibrated_n(run, 0.4)
     assert abs(2 * n * 1e-6 - 0.4) < 0.001
     assert runs == [1, 1000, 8000, 64000, 512000]          # grown eightfold until clearly longer
 

@@ -12,8 +12,11 @@ same image executes the same instructions).  Each bench-guest row has two times,
 
 Each nanobenchmark row has ns per iteration on vmm's translator and interpreter (in-process
 runs), Unicorn (in-process, where it can run the loop) and qemu-system-i386 (whole processes
-of the nanobenchmark as a multiboot image, qemu_image; its own n, calibrated so that 2n
-iterations take about QEMU_DIFF_S; `qemu_mode` says how QEMU ran, or why it has no figure).
+of the nanobenchmark as a multiboot image, qemu_image; `qemu_mode` says how QEMU ran, or why
+it has no figure).  The translator, Unicorn and QEMU each get their own n (`calibrated_n`),
+so that their 2n iterations take about DIFF_S: a run's fixed costs (QEMU's start-up, vmm's
+translation) vary by tens of milliseconds between runs, and a loop of a few nanoseconds an
+iteration must run for long enough to stand out of that.
 
 The vmm translator also runs in this process, for its translation figures.  Start-up is
 measured on its own: `vmm run` and qemu-system-i386 on the hello guest (best of three).
@@ -36,10 +39,10 @@ from .workloads import BENCH_IMAGE, HELLO_IMAGE, MICRO, ORIGIN
 INTERP_SHARE = 0.01          # the interpreter runs this share of each nanobenchmark's count...
 INTERP_MAX = 5_000           # ...and at most this many iterations
 STARTUP_REPEAT = 3           # start-up: the fastest of this many runs counts
-QEMU_DIFF_S = 0.4            # QEMU's n is set so its 2n iterations take about this long...
-QEMU_FULL_N = 200_000        # ...at --micro-n of this or more (proportionally less below)
-QEMU_CALIBRATE_S = 0.1       # finding that n: a run this much longer than one iteration's
-QEMU_MAX_N = 1 << 29         # 3n stays a positive ECX
+DIFF_S = 0.4                 # an engine's n is set so its 2n iterations take about this long...
+FULL_N = 200_000             # ...at --micro-n of this or more (proportionally less below)
+CALIBRATE_S = 0.1            # finding that n: a run this much longer than one iteration's
+MAX_N = 1 << 29              # 3n stays a positive ECX
 # The nanobenchmarks QEMU runs with -icount: QEMU's PIT follows the host clock, so plain TCG
 # would measure the PIT's period (84 us) waiting in hlt; with sleep=off hlt skips to the next
 # timer deadline, as vmm's virtual clock does.  -icount slows TCG in general: only here.
@@ -90,6 +93,14 @@ def vmm_micro(engine, code):
     start = time.perf_counter()
     result = m.run()
     return time.perf_counter() - start, result.instructions
+
+
+def _vmm_micro_seconds(engine, work, n):
+    return vmm_micro(engine, work.assemble(n))[0]
+
+
+def _unicorn_micro_seconds(work, n):
+    return peers.unicorn_micro(work.assemble(n))
 
 
 def marginal_ns(run, n, repeat=3):
@@ -172,17 +183,22 @@ def paging_row(iters, progress):
     return row
 
 
-def qemu_n(run, seconds, first=1000):
-    """The n at which QEMU's 2n iterations take about `seconds`: whole QEMU processes start in
-    about 80 ms and jitter by a few ms, so n comes from QEMU's own speed, not vmm's.  The count
-    grows eightfold from `first` until its run takes clearly longer than a 1-iteration run."""
+def calibrated_n(run, seconds, first=1000):
+    """The n at which an engine's 2n iterations take about `seconds` (`run(n)`: seconds of a
+    run of n iterations): n comes from the engine's own speed.  The count grows eightfold
+    from `first` until its run takes clearly longer than a 1-iteration run."""
     base, k = run(1), first
     while True:
         extra = run(k) - base
-        if extra > min(QEMU_CALIBRATE_S, seconds) or k >= QEMU_MAX_N // 8:
+        if extra > min(CALIBRATE_S, seconds) or k >= MAX_N // 8:
             break
         k *= 8
-    return max(1, min(QEMU_MAX_N, int(seconds * k / (2 * max(extra, 1e-6)))))
+    return max(1, min(MAX_N, int(seconds * k / (2 * max(extra, 1e-6)))))
+
+
+def micro_seconds(micro_n):
+    """The seconds 2n iterations of a nanobenchmark should take at --micro-n `micro_n`."""
+    return DIFF_S * min(1.0, micro_n / FULL_N)
 
 
 def qemu_micro_figure(name, work, micro_n):
@@ -191,7 +207,7 @@ def qemu_micro_figure(name, work, micro_n):
     icount = name in QEMU_ICOUNT
     run = functools.partial(peers.qemu_micro, work, icount=icount)
     try:
-        n = qemu_n(run, QEMU_DIFF_S * min(1.0, micro_n / QEMU_FULL_N))
+        n = calibrated_n(run, micro_seconds(micro_n))
         return marginal_ns(run, n), n, QEMU_ICOUNT.get(name, "TCG")
     except peers.Missing as missing:
         return None, None, f"no figure: {missing}"
@@ -200,15 +216,18 @@ def qemu_micro_figure(name, work, micro_n):
 def micro_rows(micro_n, progress):
     rows = []
     for name, work in MICRO.items():
-        n_jit = max(1, int(micro_n * work.share))
-        n_interp = max(1, min(INTERP_MAX, int(n_jit * INTERP_SHARE)))
-        row = {"name": name, "rewrite": work.rewrite, "n": n_jit}
-        for engine, n in (("jit", n_jit), ("interp", n_interp)):
-            row[f"vmm-{engine}_ns"] = marginal_ns(lambda k: vmm_micro(engine, work.assemble(k))[0], n)
+        seconds = micro_seconds(micro_n)
+        jit = functools.partial(_vmm_micro_seconds, "jit", work)
+        n_jit = calibrated_n(jit, seconds)
+        n_interp = max(1, min(INTERP_MAX, int(micro_n * work.share * INTERP_SHARE)))
+        row = {"name": name, "rewrite": work.rewrite, "n": n_jit, "interp_n": n_interp}
+        row["vmm-jit_ns"] = marginal_ns(jit, n_jit)
+        row["vmm-interp_ns"] = marginal_ns(functools.partial(_vmm_micro_seconds, "interp", work), n_interp)
         if not work.unicorn:
             row["unicorn_ns"] = None          # Unicorn hands exceptions to hooks, not the guest IDT
         else:
-            row["unicorn_ns"], _ = _peer(marginal_ns, lambda k: peers.unicorn_micro(work.assemble(k)), n_jit)
+            unicorn = functools.partial(_unicorn_micro_seconds, work)
+            row["unicorn_ns"], _ = _peer(lambda: marginal_ns(unicorn, calibrated_n(unicorn, seconds)))
         row["qemu_ns"], row["qemu_n"], row["qemu_mode"] = qemu_micro_figure(name, work, micro_n)
         rows.append(row)
         qemu = "-" if row["qemu_ns"] is None else f"{row['qemu_ns']:.1f}"
@@ -216,7 +235,7 @@ def micro_rows(micro_n, progress):
     return rows
 
 
-def run_suite(sizes=(2000, 20000, 100000), interp_iters=20, micro_n=2_000_000, progress=lambda msg: None):
+def run_suite(sizes=(2000, 20000, 100000), interp_iters=20, micro_n=200_000, progress=lambda msg: None):
     """Measure everything; returns a dict ready for the report (and JSON)."""
     missing = {}
     try:
