@@ -110,6 +110,7 @@ class Machine:
         self.step_over = None           # (icount, address): the breakpoint a debugger resumes from
         self.trace = None               # a vmm.debug.trace.Trace when -d logging is on
         self.port_hooks = {}
+        self.port_accesses = 0          # port reads and writes so far (the jit's monitor calls)
         self.stop_reason = None
         self.deadline = None            # perf_counter() time a run with a timeout ends
         self.exit_code = 0
@@ -276,12 +277,14 @@ class Machine:
         self.port_hooks[port] = (read, write)
 
     def port_read(self, port, size):
+        self.port_accesses += 1
         hook = self.port_hooks.get(port)
         if hook and hook[0]:
             return hook[0](port, size) & ((1 << (8 * size)) - 1)
         return self.io.read(port, size)
 
     def port_write(self, port, size, value):
+        self.port_accesses += 1
         hook = self.port_hooks.get(port)
         if hook and hook[1]:
             hook[1](port, size, value)

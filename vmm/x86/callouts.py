@@ -7,6 +7,10 @@ Each `Callout` says how the instruction is handled and why:
            stops, interrupts); `handler(machine, b, insn)` runs in Python on
            concrete state, for both engines.  `b` is the interpreter builder,
            so handlers reuse the shared operand and stack helpers.
+`fast` gives a callout a fast path in translated code: a native function for the common
+case (int n, int3, iret, sysenter, sysexit: vmm.translator.fastpath), or MONITOR_CALL
+(in, out): the block calls the monitor, which runs this same handler and lets the block go
+on, instead of the block ending before the instruction (vmm.translator.monitorcall).
 `reads`/`writes` name the state an entry touches and `ends_block` whether
 translated code must stop after it (new CPU mode, IF change, control flow).
 `cpl0` marks ring-0-only instructions: the registry wraps their handler in
@@ -47,8 +51,9 @@ class Callout:
     ends_block: bool
     reason: str
     cpl0: bool = False
-    fast: Optional[Callable] = None    # insn -> (native fast path, its arguments) or None: translated
-                                       # code runs the common case natively (vmm.translator.fastpath)
+    fast: Optional[Callable] = None    # insn -> (fast path, its arguments) or None: translated code
+                                       # runs the common case natively (vmm.translator.fastpath) or
+                                       # calls the monitor for it (MONITOR_CALL)
 
 
 # ---- handlers ------------------------------------------------------------------------------
@@ -321,6 +326,15 @@ def _software_interrupt(m, b, vector, i, detail):
     b.jump(m.state.eip)
 
 
+MONITOR_CALL = "monitor_call"
+
+
+def _monitor_call(i):
+    """in/out in translated code: the block calls the monitor, which runs this handler without
+    the block leaving (vmm.translator.monitorcall); the instruction's bytes identify it there."""
+    return (MONITOR_CALL, (int.from_bytes(i.raw, "little"), len(i.raw))) if len(i.raw) <= 4 else None
+
+
 def _fast_interrupt(vector, i):
     """int n / int3 in translated code: the native delivery (error code none, software)."""
     return "fast_deliver", (vector, 0, 0, i.next, 1)
@@ -376,9 +390,9 @@ def _entries():
         Callout("hlt", C, hlt, "eflags.IF", "run state", True, "the CPU waits: the monitor decides what happens",
                 cpl0=True),
         Callout("in", C, io_in, "port, eflags.IOPL, tss", "gpr", True,
-                "port I/O reaches a device model (CPL > IOPL: the TSS I/O bitmap decides)"),
+                "port I/O reaches a device model (CPL > IOPL: the TSS I/O bitmap decides)", fast=_monitor_call),
         Callout("out", C, io_out, "gpr, eflags.IOPL, tss", "port", True,
-                "port I/O reaches a device model (CPL > IOPL: the TSS I/O bitmap decides)"),
+                "port I/O reaches a device model (CPL > IOPL: the TSS I/O bitmap decides)", fast=_monitor_call),
         Callout("ins", C, ins, "port, edi, ecx", "memory, edi, ecx", True, "port I/O reaches a device model"),
         Callout("outs", C, outs, "memory, esi, ecx", "port, esi, ecx", True, "port I/O reaches a device model"),
         Callout("lgdt", C, lgdt, "memory", "gdtr", True, "descriptor tables change how segments load", cpl0=True),

@@ -1,0 +1,121 @@
+"""Callouts the monitor runs from inside translated code: port I/O without leaving native code.
+
+A callout whose registry entry has the fast path `monitor_call` (vmm.x86.callouts: `in` and
+`out`) is translated as its block's last instruction, like the native fast paths
+(vmm.translator.fastpath, LLVMBuilder._emit_fast): the block writes guest state back as it
+is before the instruction and calls, through the slot `vmm.monitor_call_slot`, a ctypes
+callback into Python (QEMU calls its device helpers from TB code the same way):
+
+    i32 monitor_call(ptr state, i32 raw, i32 length)
+
+`raw` and `length` are the instruction's bytes (little-endian): with EIP they find the
+decoded instruction (`Insn`) in a cache, so code from the persistent cache needs nothing
+per process.  The callback runs the registry's own handler on the interpreter's builder, as
+the interpreter's step does (the I/O permission check, hooks, the device bus), and returns:
+
+    DONE     the instruction retired: EIP is the next one and the block goes on (it counts
+             the instruction, so the handler sees the instruction count the interpreter shows)
+    DECLINE  nothing happened: the fast paths are off (-d tracing), or the handler raised a
+             GuestFault before any port access (Machine.port_accesses did not move), so the
+             block leaves with STEP and the interpreter runs the instruction again and
+             delivers the fault; a device is never accessed twice
+    LEAVE    the state stands as it is and the instruction did not retire: a GuestFault after
+             a port access was delivered here (the interpreter would deliver it too), or a
+             host error was kept for `reraise` (Translator.run raises it at once, as the
+             interpreter would have); the block returns BUDGET
+
+It never raises into ctypes.  When the handler left the monitor something to look at (a
+device raised an interrupt or a timer was armed: `Machine.attention`; a stop request such as
+isa-debug-exit), it lowers `icount_limit` to 0: the next block entry returns BUDGET, so the
+monitor loop takes the interrupt or stops at the next instruction boundary, where the
+interpreter would stop before its next instruction.
+
+Example:
+    call = MonitorCall(translator)          # the Translator's; its slot is in layout.fast
+    call.done                               # instructions run this way
+"""
+
+import ctypes
+
+from ..errors import GuestFault
+from ..x86.decoder import fetch
+from ..x86.interrupts import deliver
+
+NAME = "monitor_call"                  # the fast path's name: blocks call vmm.monitor_call_slot
+DONE, DECLINE, LEAVE = 0, 1, 2
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32)
+
+
+class MonitorCall:
+    """The callback of one Translator, the slot blocks call it through, and its counts."""
+
+    def __init__(self, translator):
+        self.translator = translator
+        self.m = translator.m
+        self._callback = _CALLBACK(self._call)      # kept alive as long as the slot holds it
+        self.slot = ctypes.c_uint64(ctypes.cast(self._callback, ctypes.c_void_p).value)
+        self.insns = {}            # (eip, raw, length) -> Insn
+        self.done = 0              # callouts run through the callback (DONE)
+        self.declined = 0
+        self.error = None          # a host error raised by a handler, for `reraise`
+
+    def _call(self, _state, raw, length):
+        m = self.m
+        s = m.state
+        if not self.translator.fast_enabled.value:
+            self.declined += 1
+            return DECLINE
+        accesses = m.port_accesses
+        insn = None
+        try:
+            insn = self._insn(s.eip, raw, length)
+            if insn is None:
+                self.declined += 1
+                return DECLINE
+            b = m.builder
+            b.insn, b.target = insn, None
+            insn.spec.sem(m, b, insn)
+            s.eip = insn.next if b.target is None else b.target
+            m.callouts += 1
+            self.done += 1
+            if m.attention or m.stop_reason is not None:
+                s.icount_limit = 0
+            return DONE
+        except GuestFault as fault:
+            if m.port_accesses == accesses:
+                self.declined += 1
+                return DECLINE
+            return self._deliver(fault, insn)
+        except BaseException as error:              # noqa: B036 -- nothing may reach ctypes
+            self.error = error
+            s.icount_limit = 0
+            return LEAVE
+
+    def _insn(self, eip, raw, length):
+        """The instruction at EIP whose bytes are `raw`: decoded once (fetch, as the
+        interpreter does), then from the cache; None if memory holds other bytes there (a
+        block runs only while its bytes are unchanged, so this is a guard)."""
+        key = (eip, raw, length)
+        insn = self.insns.get(key)
+        if insn is None:
+            insn = fetch(self.m)
+            if insn.raw != raw.to_bytes(4, "little")[:length]:
+                return None
+            self.insns[key] = insn
+        return insn
+
+    def _deliver(self, fault, insn):
+        """A fault after a port access: delivered here, as the interpreter delivers it."""
+        try:
+            deliver(self.m, fault.vector, fault.error_code, insn.address, fault.reason or insn.text())
+        except BaseException as error:              # noqa: B036 -- a triple fault stops the run
+            self.error = error
+            self.m.state.icount_limit = 0
+        return LEAVE
+
+    def reraise(self):
+        """Raise the host error a handler raised in translated code (Translator.run, after
+        each dispatcher call)."""
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
