@@ -1,0 +1,282 @@
+"""Port I/O from translated code through the monitor's callback (vmm.translator.monitorcall).
+
+Every guest runs on each engine of ENGINE_VARIANTS (tests/translator/conftest.py) and is compared with the interpreter
+(which always runs the handler itself): registers, instruction count, what devices saw;
+on the jit engines the callback's counters say the native path really ran (or declined)."""
+
+import io
+
+import pytest
+
+from tests.asmguest import FLAT_TABLES, labels, machine_with, set_gate
+from tests.x86.ringguest import frame, handler_state, ring_machine
+from vmm.debug.trace import Trace
+from vmm.errors import GuestFault
+from vmm.lockstep import snapshot
+from vmm.x86.exceptions import GP
+
+ROUNDS = 60                   # loop passes: enough for the jit to translate the loop (JIT_THRESHOLD)
+
+# POST port, CMOS index and data, PIT counter 0 read (mode 2, LSB only), port B, and a
+# hooked port that answers with the instruction count the handler sees, through imm8 and DX.
+DEVICES = f"""
+    mov al, 0x14
+    out 0x43, al
+    mov al, 0xf0
+    out 0x40, al
+    mov ecx, {ROUNDS}
+    xor esi, esi
+again:
+    mov al, cl
+    out 0x80, al
+    and al, 7
+    out 0x70, al
+    in al, 0x71
+    movzx eax, al
+    rol esi, 7
+    xor esi, eax
+    in al, 0x40
+    rol esi, 3
+    xor esi, eax
+    mov dx, 0x61
+    in al, dx
+    rol esi, 5
+    xor esi, eax
+    in eax, 0xe0
+    rol esi, 1
+    xor esi, eax
+    mov dx, 0xe4
+    in ax, dx
+    add esi, eax
+    loop again
+    cli
+    hlt
+"""
+
+
+def run_guest(engine, src, max_insns=100_000, setup=None, expect="halt"):
+    m = machine_with(engine, src)
+    if setup is not None:
+        setup(m)
+    result = m.run(max_insns=max_insns)
+    assert result.reason == expect, result.message
+    return m, result
+
+
+def counts(m):
+    """(instructions run through the callback, declined), or None on the interpreter."""
+    return None if m.translator is None else (m.translator.monitor_call.done, m.translator.monitor_call.declined)
+
+
+def icount_port(m):
+    """Ports 0xE0 (dword) and 0xE4 (word) read as the instruction count the handler sees."""
+    for port in (0xE0, 0xE4):
+        m.hook_port(port, read=lambda port, size: m.state.icount)
+
+
+def test_port_io_to_devices_matches_the_interpreter(engine):
+    ref, _ = run_guest("interp", DEVICES, setup=icount_port)
+    m, _ = run_guest(engine, DEVICES, setup=icount_port)
+    assert snapshot(m) == snapshot(ref)
+    assert m.devices["post"].last_code == ref.devices["post"].last_code == 1
+    if m.translator is not None:
+        done, declined = counts(m)
+        assert done > 6 * (ROUNDS - 20) and declined == 0
+
+
+# The UART raises IRQ 4 as soon as its transmitter-empty interrupt is enabled (IER bit 1):
+# the last pass's `out dx, al` writes IER instead of port 0x80, and the interrupt must be
+# taken right after that out, on every engine.
+IRQ_FROM_OUT = f"""
+    lgdt [gdtr]
+    lidt [idtr]
+    mov al, 0x11
+    out 0x20, al
+    mov al, 0x20
+    out 0x21, al
+    mov al, 4
+    out 0x21, al
+    mov al, 1
+    out 0x21, al
+    mov al, 0xef
+    out 0x21, al                     ; IRQ 4 only, at vector 0x24
+    mov dx, 0x3fc
+    mov al, 8
+    out dx, al                       ; MCR OUT2: the UART's interrupt reaches the PIC
+    sti
+    mov ecx, {ROUNDS}
+again:
+    mov dx, 0x80
+    cmp ecx, 1
+    jne go
+    mov dx, 0x3f9
+go:
+    mov al, 2
+    out dx, al
+after_out:
+    inc ebx
+    loop again
+    cli
+    hlt
+irq4:
+    mov eax, [esp]
+    mov [0x7000], eax
+    mov [0x7004], ecx
+    cli
+    hlt
+{FLAT_TABLES}
+"""
+
+
+def test_an_irq_raised_by_out_is_taken_after_that_instruction(engine):
+    where = labels(IRQ_FROM_OUT)
+    setup = lambda m: set_gate(m, 0x24, where["irq4"])        # noqa: E731
+    ref, ref_result = run_guest("interp", IRQ_FROM_OUT, setup=setup)
+    m, result = run_guest(engine, IRQ_FROM_OUT, setup=setup)
+    assert m.mem_read(0x7000, 8) == ref.mem_read(0x7000, 8)
+    assert int.from_bytes(m.mem_read(0x7000, 4), "little") == where["after_out"]
+    assert int.from_bytes(m.mem_read(0x7004, 4), "little") == 1 and m.reg_read("ebx") == ROUNDS - 1
+    assert result.instructions == ref_result.instructions and snapshot(m) == snapshot(ref)
+    if m.translator is not None:
+        assert counts(m)[0] >= ROUNDS - 20          # the IER write among them: the loop is translated
+
+
+# Ring 3 with IOPL 0: port 0x80 is allowed by the I/O bitmap, 0x81 is not.  The last pass's
+# `in al, dx` reads 0x81 from the translated block: #GP(0) at that instruction, and the
+# device never sees the read.
+RING3_IN = f"""
+    mov ecx, {ROUNDS}
+again:
+    mov dx, 0x80
+    cmp ecx, 1
+    jne go
+    mov dx, 0x81
+go:
+fault:
+    in al, dx
+    loop again
+"""
+
+
+def _ring3(engine, reads):
+    m = ring_machine(engine, RING3_IN, io_map={0x80: True})
+    m.hook_port(0x81, read=lambda port, size: reads.append(port) or 0)
+    result = m.run(max_insns=100_000)
+    assert result.reason == "halt", result.message
+    return m
+
+
+def test_in_from_ring3_denied_by_the_io_bitmap_faults_without_a_device_access(engine):
+    reads, ref_reads = [], []
+    ref, m = _ring3("interp", ref_reads), _ring3(engine, reads)
+    assert frame(m)[:2] == (0, m.labels["fault"]) and frame(m) == frame(ref)
+    assert handler_state(m) == handler_state(ref) and snapshot(m) == snapshot(ref)
+    assert reads == ref_reads == []
+    if m.translator is not None:
+        done, declined = counts(m)
+        assert done >= ROUNDS - 20 and declined == 1
+
+
+DEBUG_EXIT = f"""
+    mov ecx, {ROUNDS}
+again:
+    mov dx, 0x80
+    cmp ecx, 1
+    jne go
+    mov dx, 0xf4
+go:
+    mov al, 0x21
+    out dx, al
+    inc ebx
+    loop again
+    mov eax, 0x99
+    cli
+    hlt
+"""
+
+
+def test_isa_debug_exit_from_translated_code_stops_the_run(engine):
+    ref, ref_result = run_guest("interp", DEBUG_EXIT, expect="exit")
+    m, result = run_guest(engine, DEBUG_EXIT, expect="exit")
+    assert result.exit_code == ref_result.exit_code == 0x43
+    assert result.instructions == ref_result.instructions and snapshot(m) == snapshot(ref)
+    assert m.reg_read("ecx") == 1 and m.reg_read("ebx") == ROUNDS - 1        # stopped right after the out
+    if m.translator is not None:
+        assert counts(m)[0] >= ROUNDS - 20
+
+
+# A port hook that faults once it has seen the access: the fault comes after a device
+# access, so the callback delivers it itself (the instruction must not run twice).
+HOOK_FAULT = f"""
+    lgdt [gdtr]
+    lidt [idtr]
+    mov ecx, {ROUNDS}
+again:
+fault:
+    in al, 0xe8
+    loop again
+    cli
+    hlt
+gp:                                  ; error code and EIP
+    mov eax, [esp]
+    mov [0x7000], eax
+    mov eax, [esp + 4]
+    mov [0x7004], eax
+    cli
+    hlt
+{FLAT_TABLES}
+"""
+
+
+def _faulting_hook(m, reads):
+    def read(port, size):
+        reads.append(m.reg_read("ecx"))
+        if reads[-1] == 1:
+            raise GuestFault(GP, 0, "test hook")
+        return 0
+    set_gate(m, GP, labels(HOOK_FAULT)["gp"])
+    m.hook_port(0xE8, read=read)
+
+
+def test_a_fault_after_the_device_access_is_delivered_once(engine):
+    reads, ref_reads = [], []
+    ref, _ = run_guest("interp", HOOK_FAULT, setup=lambda m: _faulting_hook(m, ref_reads))
+    m, _ = run_guest(engine, HOOK_FAULT, setup=lambda m: _faulting_hook(m, reads))
+    assert reads == ref_reads and len(reads) == ROUNDS
+    assert m.mem_read(0x7000, 8) == ref.mem_read(0x7000, 8) and snapshot(m) == snapshot(ref)
+    assert m.mem_read(0x7000, 8) == bytes(4) + labels(HOOK_FAULT)["fault"].to_bytes(4, "little")   # #GP(0) there
+    if m.translator is not None:
+        done, declined = counts(m)
+        assert done >= ROUNDS - 20 and declined == 0
+
+
+class HookBroke(Exception):
+    pass
+
+
+def test_a_host_error_in_a_handler_reaches_the_caller(engine):
+    def setup(m):
+        def read(port, size):
+            if m.reg_read("ecx") == 1:
+                raise HookBroke("device model bug")
+            return 0
+        m.hook_port(0xE8, read=read)
+    states = []
+    for name in ("interp", engine):
+        m = machine_with(name, HOOK_FAULT)
+        setup(m)
+        with pytest.raises(HookBroke):
+            m.run(max_insns=100_000)
+        states.append((snapshot(m), m.state.icount))
+    assert states[0] == states[1]
+
+
+@pytest.mark.parametrize("jit_engine", ["jit", "jit-tier2"])
+def test_tracing_keeps_port_io_in_the_monitor(jit_engine):
+    m = machine_with(jit_engine, DEVICES)
+    icount_port(m)
+    m.trace = Trace.from_spec("int", io.StringIO())
+    ref, _ = run_guest("interp", DEVICES, setup=icount_port)
+    assert m.run(max_insns=100_000).reason == "halt"
+    assert snapshot(m) == snapshot(ref)
+    assert counts(m)[0] == 0
