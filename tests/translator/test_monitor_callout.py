@@ -87,20 +87,13 @@ def test_port_io_to_devices_matches_the_interpreter(engine):
 # The UART raises IRQ 4 as soon as its transmitter-empty interrupt is enabled (IER bit 1):
 # the last pass's `out dx, al` writes IER instead of port 0x80, and the interrupt must be
 # taken right after that out, on every engine.
+# ICW1-4 (vectors 0x20-0x27, cascade, 8086 mode), then OCW1 masking all but IRQ 4.
+PIC_IRQ4_ONLY = "".join(f"    mov al, {value:#x}\n    out {port:#x}, al\n" for port, value in
+                        ((0x20, 0x11), (0x21, 0x20), (0x21, 4), (0x21, 1), (0x21, 0xEF)))
 IRQ_FROM_OUT = f"""
     lgdt [gdtr]
     lidt [idtr]
-    mov al, 0x11
-    out 0x20, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 4
-    out 0x21, al
-    mov al, 1
-    out 0x21, al
-    mov al, 0xef
-    out 0x21, al                     ; IRQ 4 only, at vector 0x24
-    mov dx, 0x3fc
+{PIC_IRQ4_ONLY}    mov dx, 0x3fc
     mov al, 8
     out dx, al                       ; MCR OUT2: the UART's interrupt reaches the PIC
     sti
