@@ -88,11 +88,13 @@ class Pic8259(Device):
         return None
 
     def _priority(self, bits):
-        """Rank (0 highest) of the highest-priority bit set in `bits`, NONE if there is none."""
-        for rank in range(8):
-            if bits & (1 << ((rank + self.priority_base) & 7)):
-                return rank
-        return NONE
+        """Rank (0 highest) of the highest-priority bit set in `bits`, NONE if there is none:
+        the lowest set bit of `bits` rotated right by the priority base."""
+        base, bits = self.priority_base, bits & 0xFF
+        ranked = ((bits >> base) | (bits << (8 - base))) & 0xFF
+        if not ranked:
+            return NONE
+        return (ranked & -ranked).bit_length() - 1
 
     def _update(self):
         level = self.pending() is not None

@@ -9,8 +9,8 @@ Each `Callout` says how the instruction is handled and why:
            so handlers reuse the shared operand and stack helpers.
 `fast` gives a callout a fast path in translated code: a native function for the common
 case (int n, int3, iret, sysenter, sysexit: vmm.translator.fastpath), or MONITOR_CALL
-(in, out): the block calls the monitor, which runs this same handler and lets the block go
-on, instead of the block ending before the instruction (vmm.translator.monitorcall).
+(in, out, hlt): the block calls the monitor, which runs this same handler and lets the
+block go on, instead of the block ending before the instruction (vmm.translator.monitorcall).
 `reads`/`writes` name the state an entry touches and `ends_block` whether
 translated code must stop after it (new CPU mode, IF change, control flow).
 `cpl0` marks ring-0-only instructions: the registry wraps their handler in
@@ -330,8 +330,9 @@ MONITOR_CALL = "monitor_call"
 
 
 def _monitor_call(i):
-    """in/out in translated code: the block calls the monitor, which runs this handler without
-    the block leaving (vmm.translator.monitorcall); the instruction's bytes identify it there."""
+    """in, out, hlt in translated code: the block calls the monitor, which runs the handler
+    without the block leaving (vmm.translator.monitorcall); the instruction's bytes identify
+    it there."""
     return (MONITOR_CALL, (int.from_bytes(i.raw, "little"), len(i.raw))) if len(i.raw) <= 4 else None
 
 
@@ -388,7 +389,7 @@ def _entries():
         Callout("rdtsc", I, system.rdtsc, "tsc, icount, cr4.TSD", "eax, edx", False,
                 "virtual time is state: TSC offset + instructions retired (#GP(0) at CPL > 0 with CR4.TSD)"),
         Callout("hlt", C, hlt, "eflags.IF", "run state", True, "the CPU waits: the monitor decides what happens",
-                cpl0=True),
+                cpl0=True, fast=_monitor_call),
         Callout("in", C, io_in, "port, eflags.IOPL, tss", "gpr", True,
                 "port I/O reaches a device model (CPL > IOPL: the TSS I/O bitmap decides)", fast=_monitor_call),
         Callout("out", C, io_out, "gpr, eflags.IOPL, tss", "port", True,
