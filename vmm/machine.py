@@ -154,7 +154,7 @@ class Machine:
                     break
                 cap = self.service()
                 if cap:
-                    self.engine.run(self, min(cap, self._until_deadline(budget)))
+                    self.engine.run(self, self.until_deadline(min(cap, budget)))
                 if self.stop_reason is None and self.past_deadline():
                     reason = "timeout"
                     break
@@ -169,7 +169,7 @@ class Machine:
                          message, fault, translation)
 
     # ---- time and interrupts -----------------------------------------------------------------
-    def _until_deadline(self, budget):
+    def until_deadline(self, budget):
         """The budget cut at the next timer deadline, so timers fire on time (one guest
         instruction is one virtual nanosecond, vmm.devices.clock)."""
         deadline = self.clock.next_deadline()

@@ -1,15 +1,19 @@
-"""Port I/O from translated code through the monitor's callback (vmm.translator.monitorcall).
+"""Port I/O and hlt from translated code through the monitor's callback (vmm.translator.monitorcall).
 
 Every guest runs on each engine of ENGINE_VARIANTS (tests/translator/conftest.py) and is compared with the interpreter
 (which always runs the handler itself): registers, instruction count, what devices saw;
 on the jit engines the callback's counters say the native path really ran (or declined)."""
 
 import io
+import struct
+import time
+from dataclasses import replace
 
 import pytest
 
-from tests.asmguest import FLAT_TABLES, labels, machine_with, set_gate
+from tests.asmguest import FLAT_TABLES, ORIGIN, labels, machine_with, new_machine, set_gate
 from tests.x86.ringguest import frame, handler_state, ring_machine
+from vmm.bench.workloads import MICRO
 from vmm.debug.trace import Trace
 from vmm.errors import GuestFault
 from vmm.lockstep import snapshot
@@ -61,6 +65,16 @@ def run_guest(engine, src, max_insns=100_000, setup=None, expect="halt"):
     result = m.run(max_insns=max_insns)
     assert result.reason == expect, result.message
     return m, result
+
+
+def gate_setup(src, handlers):
+    """(labels of `src`, a setup function filling the IDT gates {vector: handler label})."""
+    where = labels(src)
+
+    def setup(m):
+        for vector, label in handlers.items():
+            set_gate(m, vector, where[label])
+    return where, setup
 
 
 def counts(m):
@@ -122,8 +136,7 @@ irq4:
 
 
 def test_an_irq_raised_by_out_is_taken_after_that_instruction(engine):
-    where = labels(IRQ_FROM_OUT)
-    setup = lambda m: set_gate(m, 0x24, where["irq4"])        # noqa: E731
+    where, setup = gate_setup(IRQ_FROM_OUT, {0x24: "irq4"})
     ref, ref_result = run_guest("interp", IRQ_FROM_OUT, setup=setup)
     m, result = run_guest(engine, IRQ_FROM_OUT, setup=setup)
     assert m.mem_read(0x7000, 8) == ref.mem_read(0x7000, 8)
@@ -273,3 +286,167 @@ def test_tracing_keeps_port_io_in_the_monitor(jit_engine):
     assert m.run(max_insns=100_000).reason == "halt"
     assert snapshot(m) == snapshot(ref)
     assert counts(m)[0] == 0
+
+
+# ---- hlt: woken by the PIT without leaving translated code -----------------------------------
+# vmm.bench.workloads' timer_irq: paging on, the PIT's IRQ 0 every 84 us wakes `hlt` in a loop
+# of TICKS passes; the handler sends EOI (`out 0x20, al`) and returns with iretd.
+TICKS = 300
+
+
+def timer_machine(engine, ticks=TICKS, workload=MICRO["timer_irq"]):
+    m = new_machine(engine)
+    m.mem_write(ORIGIN, workload.assemble(ticks))
+    m.reg_write("eip", ORIGIN)
+    return m
+
+
+def same_time(m, ref):
+    """The same architectural state and the same virtual time (the TSC skipped in hlt)."""
+    assert snapshot(m) == snapshot(ref) and m.state.tsc == ref.state.tsc
+
+
+def test_timer_ticks_wake_hlt_in_translated_code(engine):
+    results = []
+    for name in ("interp", engine):
+        m = timer_machine(name)
+        results.append((m, m.run(max_insns=1_000_000)))
+    (ref, ref_result), (m, result) = results
+    assert result.reason == ref_result.reason == "halt" and result.instructions == ref_result.instructions
+    same_time(m, ref)
+    if m.translator is not None:
+        assert m.translator.monitor_call.wakes > TICKS - 40       # all but the warm-up ticks
+        assert m.translator.entries < 40                           # ...without returning to Python
+
+
+@pytest.mark.parametrize("budget", [1_234, 2_501, 3_000])
+def test_max_insns_stops_a_hlt_loop_exactly(engine, budget):
+    ref, m = timer_machine("interp"), timer_machine(engine)
+    for machine in (ref, m):
+        assert machine.run(max_insns=budget).reason == "limit"
+    same_time(m, ref)
+
+
+# The same with the PIT's longest period (65536 clocks, 55 ms of guest time): the budget a
+# slice gets, cut at the next deadline, would let translated code sleep through hundreds of
+# thousands of ticks before the monitor loop looks at the wall clock again.
+SLOW_TICKS = replace(MICRO["timer_irq"], prologue=MICRO["timer_irq"].prologue.replace("mov al, 100\n", "mov al, 0\n"))
+
+
+def test_timeout_stops_a_hlt_loop_that_never_ends(engine):
+    m = timer_machine(engine, ticks=1 << 30, workload=SLOW_TICKS)
+    m.run(max_insns=20_000)                      # translated (tier 2 takes a while) and ticking
+    woken = m.translator.monitor_call.wakes if m.translator is not None else 0
+    start = time.perf_counter()
+    result = m.run(timeout=0.4)
+    elapsed = time.perf_counter() - start
+    assert result.reason == "timeout", result
+    assert elapsed < 2, f"{elapsed:.2f} s for a 0.4 s timeout"
+    if m.translator is not None:
+        assert m.translator.monitor_call.wakes - woken > 1000
+
+
+# `sti; hlt` with IRQ 1 raised by the host while IF was clear: the sti shadow holds it, hlt
+# sleeps, and the interrupt returns right after the hlt, in a loop the jit translates.
+STI_HLT = f"""
+    lgdt [gdtr]
+    lidt [idtr]
+{PIC_IRQ4_ONLY.replace("0xef", "0xfd")}
+    mov ecx, {ROUNDS}
+again:
+    cli
+    out 0x99, al
+    sti
+    hlt
+after_hlt:
+    loop again
+    cli
+    hlt
+irq1:
+    mov eax, [esp]
+    mov [0x7000], eax
+    inc dword ptr [0x7004]
+    mov al, 0x20
+    out 0x20, al
+    iretd
+{FLAT_TABLES}
+"""
+
+
+def test_sti_hlt_with_an_interrupt_waiting_returns_after_the_hlt(engine):
+    where, gates = gate_setup(STI_HLT, {0x21: "irq1"})
+
+    def setup(m):
+        gates(m)
+        m.hook_port(0x99, write=lambda port, size, value: m.pic.raise_irq(1) or m.pic.lower_irq(1))
+    ref, _ = run_guest("interp", STI_HLT, setup=setup)
+    m, _ = run_guest(engine, STI_HLT, setup=setup)
+    assert m.mem_read(0x7000, 8) == where["after_hlt"].to_bytes(4, "little") + ROUNDS.to_bytes(4, "little")
+    same_time(m, ref)
+
+
+# Two timers: the PIT every 8.4 us on IRQ 0 and the RTC's periodic interrupt every 122 us on
+# IRQ 8, whose handlers add up the virtual time they are entered at (rdtsc).  Each pass
+# sleeps in hlt, then works for 10,000 instructions, across timer deadlines: after a wake in
+# translated code the budget must be cut at the next deadline, whichever timer's it is, or
+# an interrupt is taken later than the interpreter takes it.
+TWO_TIMERS = f"""
+    lgdt [gdtr]
+    lidt [idtr]
+{PIC_IRQ4_ONLY.replace("0xef", "0xfa")}
+""" + "".join(f"    mov al, {value:#x}\n    out {port:#x}, al\n" for port, value in (
+    (0xA0, 0x11), (0xA1, 0x28), (0xA1, 2), (0xA1, 1), (0xA1, 0xFE),   # slave: IRQ 8 only, vector 0x28
+    (0x70, 0x0A), (0x71, 0x23),                                      # RTC A: 32 kHz, rate 3 (8192 Hz)
+    (0x70, 0x0B), (0x71, 0x42),                                      # RTC B: PIE, 24-hour
+    (0x43, 0x34), (0x40, 10), (0x40, 0))) + f"""
+    sti
+    mov ecx, {ROUNDS // 2}
+again:
+    hlt
+    mov edx, 5000
+spin:
+    dec edx
+    jnz spin
+    loop again
+    cli
+    hlt
+pit:
+    push eax
+    push edx
+    rdtsc
+    add [0x7000], eax
+    inc dword ptr [0x7008]
+    mov al, 0x20
+    out 0x20, al
+    pop edx
+    pop eax
+    iretd
+rtc:
+    push eax
+    push edx
+    rdtsc
+    xor [0x7004], eax
+    inc dword ptr [0x700c]
+    mov al, 0x0c
+    out 0x70, al
+    in al, 0x71
+    mov al, 0x20
+    out 0xa0, al
+    out 0x20, al
+    pop edx
+    pop eax
+    iretd
+{FLAT_TABLES}
+"""
+
+
+def test_a_wake_in_translated_code_cuts_the_budget_at_the_next_deadline(engine):
+    _, setup = gate_setup(TWO_TIMERS, {0x20: "pit", 0x28: "rtc"})
+    ref, _ = run_guest("interp", TWO_TIMERS, setup=setup, max_insns=2_000_000)
+    m, _ = run_guest(engine, TWO_TIMERS, setup=setup, max_insns=2_000_000)
+    assert m.mem_read(0x7000, 16) == ref.mem_read(0x7000, 16)
+    same_time(m, ref)
+    ticks, rtc_ticks = struct.unpack("<II", m.mem_read(0x7008, 8))
+    assert ticks > ROUNDS // 2 and rtc_ticks > 2, (ticks, rtc_ticks)
+    if m.translator is not None:
+        assert m.translator.monitor_call.wakes > ROUNDS // 4

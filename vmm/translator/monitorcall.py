@@ -57,6 +57,7 @@ class MonitorCall:
         self.insns = {}            # (eip, raw, length) -> Insn
         self.done = 0              # callouts run through the callback (DONE)
         self.declined = 0
+        self.wakes = 0             # hlts woken by an interrupt without leaving translated code
         self.error = None          # a host error raised by a handler, for `reraise`
 
     def _call(self, _state, raw, length):
@@ -78,7 +79,9 @@ class MonitorCall:
             s.eip = insn.next if b.target is None else b.target
             m.callouts += 1
             self.done += 1
-            if m.attention or m.stop_reason is not None:
+            if m.halted and m.stop_reason is None and not m.past_deadline():
+                self._wake()
+            elif m.attention or m.stop_reason is not None:
                 s.icount_limit = 0
             return DONE
         except GuestFault as fault:
@@ -90,6 +93,28 @@ class MonitorCall:
             self.error = error
             s.icount_limit = 0
             return LEAVE
+
+    def _wake(self):
+        """hlt with IF set: the monitor's service now (Machine.service: skip to the next timer
+        deadline, fire it, take the interrupt), as the monitor loop runs it once the hlt has
+        retired (the block counts the hlt when this returns, so the count is one more
+        meanwhile).  Woken, the block goes on in the handler with the budget cut at the next
+        timer deadline, as the monitor loop cuts a slice; a budget cut shorter than the
+        dispatcher's call was given also sets `attention`, so Translator.run returns to the
+        monitor loop at that exit instead of going on to its own limit.  Still halted (or
+        stopping): the block returns to the monitor loop."""
+        m, s = self.m, self.m.state
+        s.icount += 1
+        try:
+            cap = m.service()
+            limit = s.icount + m.until_deadline(cap) if cap else 0
+        finally:
+            s.icount -= 1
+        if limit < s.icount_limit:
+            s.icount_limit = limit
+            m.attention = True
+        if cap:
+            self.wakes += 1
 
     def _insn(self, eip, raw, length):
         """The instruction at EIP whose bytes are `raw`: decoded once (fetch, as the
