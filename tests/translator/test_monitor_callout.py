@@ -450,3 +450,24 @@ def test_a_wake_in_translated_code_cuts_the_budget_at_the_next_deadline(engine):
     assert ticks > ROUNDS // 2 and rtc_ticks > 2, (ticks, rtc_ticks)
     if m.translator is not None:
         assert m.translator.monitor_call.wakes > ROUNDS // 4
+
+
+def test_a_triple_fault_while_waking_ends_the_run_as_on_the_interpreter(engine):
+    """After 100 ticks the host clears the IDT: the next wake-up's delivery finds no gate,
+    nor a #NP or #DF handler, and the run ends with the triple fault."""
+    results = []
+    for name in ("interp", engine):
+        m = timer_machine(name)
+        eois = []
+
+        def eoi(port, size, value, m=m, eois=eois):
+            m.pic.master.write(0, size, value)
+            eois.append(value)
+            if len(eois) == 100:
+                m.mem_write(0x3000, bytes(0x800))              # the IDT the prologue built
+        m.hook_port(0x20, write=eoi)
+        result = m.run(max_insns=1_000_000)
+        results.append((result.reason, result.instructions, m.state.icount, m.state.tsc, m.reg_read("eip")))
+    assert results[0] == results[1] and results[0][0] == "error"
+    if m.translator is not None:
+        assert m.translator.monitor_call.wakes > 50

@@ -1,7 +1,7 @@
-"""Callouts the monitor runs from inside translated code: port I/O without leaving native code.
+"""Callouts the monitor runs from inside translated code: port I/O and hlt without leaving native code.
 
-A callout whose registry entry has the fast path `monitor_call` (vmm.x86.callouts: `in` and
-`out`) is translated as its block's last instruction, like the native fast paths
+A callout whose registry entry has the fast path `monitor_call` (vmm.x86.callouts: `in`,
+`out`, `hlt`) is translated as its block's last instruction, like the native fast paths
 (vmm.translator.fastpath, LLVMBuilder._emit_fast): the block writes guest state back as it
 is before the instruction and calls, through the slot `vmm.monitor_call_slot`, a ctypes
 callback into Python (QEMU calls its device helpers from TB code the same way):
@@ -29,6 +29,15 @@ device raised an interrupt or a timer was armed: `Machine.attention`; a stop req
 isa-debug-exit), it lowers `icount_limit` to 0: the next block entry returns BUDGET, so the
 monitor loop takes the interrupt or stops at the next instruction boundary, where the
 interpreter would stop before its next instruction.
+
+A hlt that halted the CPU (IF set) is serviced here at once with the monitor loop's own step
+(Machine.service: skip virtual time to the next timer deadline, fire the timers, take the
+interrupt through the native delivery); woken, the block goes on in the interrupt handler
+with `icount_limit` cut at the next timer deadline, as the monitor loop would cut its next
+slice, so a guest idling in a timer loop stays in native code.  Instruction counts, virtual
+time and the instruction at which each interrupt is taken are the interpreter's.  Not
+woken (no interrupt yet, no timer armed, a stop), or past the run's wall-clock timeout, the
+block returns to the monitor loop as for any other attention.
 
 Example:
     call = MonitorCall(translator)          # the Translator's; its slot is in layout.fast
@@ -80,8 +89,8 @@ class MonitorCall:
             m.callouts += 1
             self.done += 1
             if m.halted and m.stop_reason is None and not m.past_deadline():
-                self._wake()
-            elif m.attention or m.stop_reason is not None:
+                return self._wake()
+            if m.attention or m.stop_reason is not None:
                 s.icount_limit = 0
             return DONE
         except GuestFault as fault:
@@ -90,9 +99,7 @@ class MonitorCall:
                 return DECLINE
             return self._deliver(fault, insn)
         except BaseException as error:              # noqa: B036 -- nothing may reach ctypes
-            self.error = error
-            s.icount_limit = 0
-            return LEAVE
+            return self._fail(error)
 
     def _wake(self):
         """hlt with IF set: the monitor's service now (Machine.service: skip to the next timer
@@ -107,14 +114,16 @@ class MonitorCall:
         s.icount += 1
         try:
             cap = m.service()
-            limit = s.icount + m.until_deadline(cap) if cap else 0
-        finally:
-            s.icount -= 1
+        except BaseException as error:              # noqa: B036 -- e.g. a triple fault delivering it
+            return self._fail(error)                # the hlt retired and stays counted
+        limit = s.icount + m.until_deadline(cap) if cap else 0
+        s.icount -= 1
         if limit < s.icount_limit:
             s.icount_limit = limit
             m.attention = True
         if cap:
             self.wakes += 1
+        return DONE
 
     def _insn(self, eip, raw, length):
         """The instruction at EIP whose bytes are `raw`: decoded once (fetch, as the
@@ -134,8 +143,14 @@ class MonitorCall:
         try:
             deliver(self.m, fault.vector, fault.error_code, insn.address, fault.reason or insn.text())
         except BaseException as error:              # noqa: B036 -- a triple fault stops the run
-            self.error = error
-            self.m.state.icount_limit = 0
+            return self._fail(error)
+        return LEAVE
+
+    def _fail(self, error):
+        """Keep a host error for `reraise` and leave the block (LEAVE; the next block entry
+        would return BUDGET too)."""
+        self.error = error
+        self.m.state.icount_limit = 0
         return LEAVE
 
     def reraise(self):
