@@ -4,7 +4,9 @@
 calls the native dispatcher; it handles the exits: MISS (translate a batch of
 blocks: the missing one and the not-yet-translated blocks it reaches
 directly, in one LLVM module), STEP (the interpreter runs one instruction:
-callouts, #UD, faults, slow memory), BUDGET (return).  After each call it
+callouts, #UD, faults, slow memory), BUDGET (return).  Port I/O and hlt do not
+exit: blocks call the monitor for them through a callback and go on
+(vmm.translator.monitorcall; a host error it kept is raised after the dispatcher returns).  After each call it
 promotes hot tier-0 blocks to tier 2 (LLVM optimisation passes), in one batch;
 a tier-2 block that jumps back to its own start becomes a loop that keeps guest
 state in host registers until it is left (LLVMBuilder._open_loop).

@@ -9,20 +9,24 @@ callback into Python (QEMU calls its device helpers from TB code the same way):
     i32 monitor_call(ptr state, i32 raw, i32 length)
 
 `raw` and `length` are the instruction's bytes (little-endian): with EIP they find the
-decoded instruction (`Insn`) in a cache, so code from the persistent cache needs nothing
-per process.  The callback runs the registry's own handler on the interpreter's builder, as
-the interpreter's step does (the I/O permission check, hooks, the device bus), and returns:
+decoded instruction (`Insn`) in a cache, so code from the persistent cache needs nothing per
+process.  The callback runs the registry's own handler on the interpreter's builder, as the
+interpreter's step does (the I/O permission check, hooks, the device bus), and returns:
 
-    DONE     the instruction retired: EIP is the next one and the block goes on (it counts
-             the instruction, so the handler sees the instruction count the interpreter shows)
+    DONE     the instruction retired: EIP is the next one (after a hlt woken here, the
+             interrupt handler's) and the block goes on there; it counts the instruction, so
+             the handler sees the instruction count the interpreter shows
     DECLINE  nothing happened: the fast paths are off (-d tracing), or the handler raised a
              GuestFault before any port access (Machine.port_accesses did not move), so the
              block leaves with STEP and the interpreter runs the instruction again and
              delivers the fault; a device is never accessed twice
-    LEAVE    the state stands as it is and the instruction did not retire: a GuestFault after
-             a port access was delivered here (the interpreter would deliver it too), or a
-             host error was kept for `reraise` (Translator.run raises it at once, as the
-             interpreter would have); the block returns BUDGET
+    LEAVE    the state stands as it is: a GuestFault after a port access was delivered here
+             (the instruction did not retire, as on the interpreter), or a host error was
+             kept for `reraise` (Translator.run raises it at once, as the interpreter
+             would have); the block returns BUDGET
+
+Only handlers that change neither the CPU mode nor the mappings may be called this way: the
+block goes on after the call under the assumptions it was translated with.
 
 It never raises into ctypes.  When the handler left the monitor something to look at (a
 device raised an interrupt or a timer was armed: `Machine.attention`; a stop request such as
@@ -47,11 +51,12 @@ Example:
 import ctypes
 
 from ..errors import GuestFault
+from ..x86.callouts import MONITOR_CALL as NAME      # the fast path's name: vmm.monitor_call_slot
 from ..x86.decoder import fetch
 from ..x86.interrupts import deliver
+from .fastpath import DECLINE, DONE
 
-NAME = "monitor_call"                  # the fast path's name: blocks call vmm.monitor_call_slot
-DONE, DECLINE, LEAVE = 0, 1, 2
+LEAVE = 2                              # DONE, DECLINE and this: what LLVMBuilder._emit_fast expects
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32)
 
 
