@@ -471,3 +471,59 @@ def test_a_triple_fault_while_waking_ends_the_run_as_on_the_interpreter(engine):
     assert results[0] == results[1] and results[0][0] == "error"
     if m.translator is not None:
         assert m.translator.monitor_call.wakes > 50
+
+
+def test_timeout_stops_a_port_io_loop_that_never_ends(engine):
+    """Every pass calls the monitor without leaving translated code: the timeout must still
+    hold (a slice is 5 million instructions, seconds of port reads)."""
+    m = machine_with(engine, "again:\n    in al, 0x80\n    jmp again")
+    start = time.perf_counter()
+    result = m.run(timeout=0.4)
+    elapsed = time.perf_counter() - start
+    assert result.reason == "timeout", result
+    assert elapsed < 1.5, f"{elapsed:.2f} s for a 0.4 s timeout"
+    if m.translator is not None:
+        assert counts(m)[0] > 1000
+
+
+# String port I/O: each iteration of rep insb/insw/outsb/outsd is one monitor call (the
+# instruction stays on itself until ECX is 0).  Port 0xE8 hands out a running count and
+# records what it is sent.
+STRING_IO = f"""
+    mov ebx, {ROUNDS}
+    mov dx, 0xe8
+again:
+    mov edi, 0x3000
+    mov ecx, 5
+    rep insb
+    mov ecx, 3
+    rep insw
+    mov esi, 0x3002
+    mov ecx, 4
+    rep outsb
+    mov ecx, 2
+    outsd
+    std
+    outsd
+    cld
+    dec ebx
+    jnz again
+    cli
+    hlt
+"""
+
+
+def string_ports(m, sent):
+    reads = iter(range(1, 1 << 20))
+    m.hook_port(0xE8, read=lambda port, size: next(reads) * 0x01010101,
+                write=lambda port, size, value: sent.append((size, value)))
+
+
+def test_string_port_io_matches_the_interpreter(engine):
+    sent, ref_sent = [], []
+    ref, _ = run_guest("interp", STRING_IO, setup=lambda m: string_ports(m, ref_sent))
+    m, _ = run_guest(engine, STRING_IO, setup=lambda m: string_ports(m, sent))
+    assert sent == ref_sent and len(sent) == 6 * ROUNDS
+    assert m.mem_read(0x3000, 16) == ref.mem_read(0x3000, 16) and snapshot(m) == snapshot(ref)
+    if m.translator is not None:
+        assert counts(m)[0] > 10 * (ROUNDS - 20)

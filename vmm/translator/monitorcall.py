@@ -32,7 +32,9 @@ It never raises into ctypes.  When the handler left the monitor something to loo
 device raised an interrupt or a timer was armed: `Machine.attention`; a stop request such as
 isa-debug-exit), it lowers `icount_limit` to 0: the next block entry returns BUDGET, so the
 monitor loop takes the interrupt or stops at the next instruction boundary, where the
-interpreter would stop before its next instruction.
+interpreter would stop before its next instruction.  So it does once the run's wall-clock
+timeout has passed: a loop of port I/O (a `rep outsb` of four billion bytes) no longer
+returns to Python at every instruction, where the timeout used to be looked at.
 
 A hlt that halted the CPU (IF set) is serviced here at once with the monitor loop's own step
 (Machine.service: skip virtual time to the next timer deadline, fire the timers, take the
@@ -95,7 +97,7 @@ class MonitorCall:
             self.done += 1
             if m.halted and m.stop_reason is None and not m.past_deadline():
                 return self._wake()
-            if m.attention or m.stop_reason is not None:
+            if m.attention or m.stop_reason is not None or m.past_deadline():
                 s.icount_limit = 0
             return DONE
         except GuestFault as fault:
