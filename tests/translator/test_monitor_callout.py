@@ -528,3 +528,31 @@ def test_string_port_io_matches_the_interpreter(engine):
     assert m.mem_read(0x3000, 16) == ref.mem_read(0x3000, 16) and snapshot(m) == snapshot(ref)
     if m.translator is not None:
         assert counts(m)[0] > 10 * (ROUNDS - 20)
+
+
+# invlpg after remapping linear page 0x10000 to one of two frames on alternate passes (the
+# full-system prologue: paging on, its page table at 0x101000): a stale TLB or jump-cache
+# entry would read the other frame.
+REMAP = replace(MICRO["cr3_switch"], prologue=MICRO["cr3_switch"].prologue + "\n    xor ebx, ebx", body="""
+    mov eax, ecx
+    and eax, 1
+    shl eax, 12
+    add eax, 0x20007
+    mov [0x101040], eax
+    invlpg [0x10000]                 ; 7 bytes: the longest the monitor call identifies is 8
+    add ebx, [0x10000]
+""")
+
+
+def test_invlpg_from_translated_code_matches_the_interpreter(engine):
+    machines = []
+    for name in ("interp", engine):
+        m = timer_machine(name, ticks=ROUNDS, workload=REMAP)
+        m.mem_write(0x20000, (1).to_bytes(4, "little"))
+        m.mem_write(0x21000, (1000).to_bytes(4, "little"))
+        assert m.run(max_insns=1_000_000).reason == "halt"
+        machines.append(m)
+    ref, m = machines
+    assert snapshot(m) == snapshot(ref) and m.reg_read("ebx") == ROUNDS // 2 * 1001
+    if m.translator is not None:
+        assert counts(m)[0] > ROUNDS - 20

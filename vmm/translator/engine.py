@@ -4,10 +4,10 @@
 calls the native dispatcher; it handles the exits: MISS (translate a batch of
 blocks: the missing one and the not-yet-translated blocks it reaches
 directly, in one LLVM module), STEP (the interpreter runs one instruction:
-callouts, #UD, faults, slow memory), BUDGET (return).  Port I/O and hlt do not
-exit: blocks call the monitor for them through a callback and go on
-(vmm.translator.monitorcall; a host error it kept is raised after the dispatcher returns).  After each call it
-promotes hot tier-0 blocks to tier 2 (LLVM optimisation passes), in one batch;
+callouts, #UD, faults, slow memory), BUDGET (return).  Port I/O, hlt and invlpg
+do not exit: blocks call the monitor for them through a callback and go on
+(vmm.translator.monitorcall; a host error kept there is raised when the dispatcher
+returns).  After each call it promotes hot tier-0 blocks to tier 2 (LLVM optimisation passes), in one batch;
 a tier-2 block that jumps back to its own start becomes a loop that keeps guest
 state in host registers until it is left (LLVMBuilder._open_loop).
 
@@ -101,7 +101,7 @@ class Translator:
         self.layout.fast = {f"{name}_slot": ctypes.addressof(slot) for name, slot in self.fast_slots.items()}
         self.layout.fast.update(fast_enabled=ctypes.addressof(self.fast_enabled),
                                 fast_counts=ctypes.addressof(self.fast_counts))
-        # Port I/O: blocks call the monitor through a slot and go on (vmm.translator.monitorcall).
+        # Port I/O, hlt, invlpg: blocks call the monitor through a slot and go on (vmm.translator.monitorcall).
         self.monitor_call = MonitorCall(self)
         self.layout.fast[f"{monitorcall.NAME}_slot"] = ctypes.addressof(self.monitor_call.slot)
         module = Module("dispatcher")

@@ -1,17 +1,19 @@
-"""Callouts the monitor runs from inside translated code: port I/O and hlt without leaving native code.
+"""Callouts the monitor runs from inside translated code: port I/O, hlt and invlpg without leaving it.
 
 A callout whose registry entry has the fast path `monitor_call` (vmm.x86.callouts: `in`,
-`out`, `hlt`) is translated as its block's last instruction, like the native fast paths
-(vmm.translator.fastpath, LLVMBuilder._emit_fast): the block writes guest state back as it
-is before the instruction and calls, through the slot `vmm.monitor_call_slot`, a ctypes
-callback into Python (QEMU calls its device helpers from TB code the same way):
+`out`, `ins`, `outs`, `hlt`, `invlpg`) is translated as its block's last instruction, like
+the native fast paths (vmm.translator.fastpath, LLVMBuilder._emit_fast): the block writes
+guest state back as it is before the instruction and calls, through the slot
+`vmm.monitor_call_slot`, a ctypes callback into Python (QEMU calls its device helpers from
+TB code the same way):
 
-    i32 monitor_call(ptr state, i32 raw, i32 length)
+    i32 monitor_call(ptr state, i32 low, i32 high, i32 length)
 
-`raw` and `length` are the instruction's bytes (little-endian): with EIP they find the
-decoded instruction (`Insn`) in a cache, so code from the persistent cache needs nothing per
-process.  The callback runs the registry's own handler on the interpreter's builder, as the
-interpreter's step does (the I/O permission check, hooks, the device bus), and returns:
+`low`, `high` and `length` are the instruction's bytes (little-endian, up to 8; a longer
+one has no fast path): with EIP they find the decoded instruction (`Insn`) in a cache, so
+code from the persistent cache needs nothing per process.  The callback runs the registry's
+own handler on the interpreter's builder, as the interpreter's step does (the I/O permission
+check, hooks, the device bus), and returns:
 
     DONE     the instruction retired: EIP is the next one (after a hlt woken here, the
              interrupt handler's) and the block goes on there; it counts the instruction, so
@@ -25,8 +27,11 @@ interpreter's step does (the I/O permission check, hooks, the device bus), and r
              kept for `reraise` (Translator.run raises it at once, as the interpreter
              would have); the block returns BUDGET
 
-Only handlers that change neither the CPU mode nor the mappings may be called this way: the
-block goes on after the call under the assumptions it was translated with.
+After the call the block only writes its state back and returns to the dispatcher (the
+EIP it goes on at is read from the state, so nothing is chained), which looks the next
+block up in the jump cache by the mode and linear address as they are now: so a handler may
+change mappings (invlpg drops the page's TLB and jump-cache entries), but not CS or the CPU
+mode beyond what the dispatcher's lookup checks (those stay callouts that exit).
 
 It never raises into ctypes.  When the handler left the monitor something to look at (a
 device raised an interrupt or a timer was armed: `Machine.attention`; a stop request such as
@@ -59,7 +64,7 @@ from ..x86.interrupts import deliver
 from .fastpath import DECLINE, DONE
 
 LEAVE = 2                              # DONE, DECLINE and this: what LLVMBuilder._emit_fast expects
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32)
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32)
 
 
 class MonitorCall:
@@ -76,7 +81,7 @@ class MonitorCall:
         self.wakes = 0             # hlts woken by an interrupt without leaving translated code
         self.error = None          # a host error raised by a handler, for `reraise`
 
-    def _call(self, _state, raw, length):
+    def _call(self, _state, low, high, length):
         m = self.m
         s = m.state
         if not self.translator.fast_enabled.value:
@@ -85,7 +90,7 @@ class MonitorCall:
         accesses = m.port_accesses
         insn = None
         try:
-            insn = self._insn(s.eip, raw, length)
+            insn = self._insn(s.eip, low | high << 32, length)
             if insn is None:
                 self.declined += 1
                 return DECLINE
@@ -140,7 +145,7 @@ class MonitorCall:
         insn = self.insns.get(key)
         if insn is None:
             insn = fetch(self.m)
-            if insn.raw != raw.to_bytes(4, "little")[:length]:
+            if insn.raw != raw.to_bytes(8, "little")[:length]:
                 return None
             self.insns[key] = insn
         return insn

@@ -10,8 +10,8 @@ inspector and for block formation.
              with a fast path is translated as the block's last instruction: a native
              one (int n, int3, iret, sysenter, sysexit: vmm.translator.fastpath) does the
              common case, and the rest exits to the monitor before the instruction; port
-             I/O (in, out) calls the monitor from the block, which runs the handler and
-             lets the block go on (vmm.translator.monitorcall)
+             I/O, hlt and invlpg call the monitor from the block, which runs the handler
+             and lets the block go on (vmm.translator.monitorcall)
     UNDEF    not translated: the block ends before it; the monitor raises #UD
 
 Example:

@@ -9,8 +9,9 @@ Each `Callout` says how the instruction is handled and why:
            so handlers reuse the shared operand and stack helpers.
 `fast` gives a callout a fast path in translated code: a native function for the common
 case (int n, int3, iret, sysenter, sysexit: vmm.translator.fastpath), or MONITOR_CALL
-(in, out, hlt): the block calls the monitor, which runs this same handler and lets the
-block go on, instead of the block ending before the instruction (vmm.translator.monitorcall).
+(in, out, ins, outs, hlt, invlpg): the block calls the monitor, which runs this same
+handler and lets the block go on, instead of the block ending before the instruction
+(vmm.translator.monitorcall).
 `reads`/`writes` name the state an entry touches and `ends_block` whether
 translated code must stop after it (new CPU mode, IF change, control flow).
 `cpl0` marks ring-0-only instructions: the registry wraps their handler in
@@ -330,10 +331,13 @@ MONITOR_CALL = "monitor_call"
 
 
 def _monitor_call(i):
-    """in, out, hlt in translated code: the block calls the monitor, which runs the handler
-    without the block leaving (vmm.translator.monitorcall); the instruction's bytes identify
-    it there."""
-    return (MONITOR_CALL, (int.from_bytes(i.raw, "little"), len(i.raw))) if len(i.raw) <= 4 else None
+    """Port I/O, hlt and invlpg in translated code: the block calls the monitor, which runs
+    the handler without the block leaving (vmm.translator.monitorcall); the instruction's
+    bytes (up to 8, in two words) identify it there."""
+    if len(i.raw) > 8:
+        return None
+    raw = int.from_bytes(i.raw, "little")
+    return MONITOR_CALL, (raw & 0xFFFFFFFF, raw >> 32, len(i.raw))
 
 
 def _fast_interrupt(vector, i):
@@ -445,7 +449,8 @@ def _entries():
                 fast=lambda i: _fast_interrupt(BP, i)),
         Callout("int1", C, int1, "idt", "stack, cs, eip, eflags", True, "icebp: debug trap through the guest IDT"),
         Callout("into", C, into, "eflags.OF, idt", "stack, cs, eip, eflags", True, "overflow trap through the guest IDT"),
-        Callout("invlpg", C, invlpg, "memory operand", "tlb", True, "TLB maintenance belongs to the monitor", cpl0=True),
+        Callout("invlpg", C, invlpg, "memory operand", "tlb", True, "TLB maintenance belongs to the monitor", cpl0=True,
+                fast=_monitor_call),
         Callout("wbinvd", C, no_op, "", "", False, "cache maintenance: nothing is cached, nothing to do", cpl0=True),
         Callout("invd", C, no_op, "", "", False, "cache maintenance: nothing is cached, nothing to do", cpl0=True),
         Callout("clts", C, clts, "cr0", "cr0.TS", False, "CR0 belongs to the monitor", cpl0=True),
