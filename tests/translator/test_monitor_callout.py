@@ -1,8 +1,13 @@
-"""Port I/O and hlt from translated code through the monitor's callback (vmm.translator.monitorcall).
+"""Port I/O, hlt and invlpg from translated code through the monitor's callback
+(vmm.translator.monitorcall).
 
-Every guest runs on each engine of ENGINE_VARIANTS (tests/translator/conftest.py) and is compared with the interpreter
-(which always runs the handler itself): registers, instruction count, what devices saw;
-on the jit engines the callback's counters say the native path really ran (or declined)."""
+Every guest runs on each engine of ENGINE_VARIANTS (tests/translator/conftest.py) and is
+compared with the interpreter (which always runs the handler itself): registers,
+instruction count, virtual time, what devices saw; on the jit engines the callback's
+counters say the native path really ran (or declined).  Covered: devices through imm8 and
+DX ports, an IRQ raised by an `out`, the I/O bitmap's #GP (no device access), isa-debug-exit,
+a fault after the access, a host error, tracing, string I/O, invlpg, and hlt woken by
+timers in translated code (exact budgets, timeouts, two timers, a triple fault)."""
 
 import io
 import struct
