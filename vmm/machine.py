@@ -110,6 +110,7 @@ class Machine:
         self.step_over = None           # (icount, address): the breakpoint a debugger resumes from
         self.trace = None               # a vmm.debug.trace.Trace when -d logging is on
         self.port_hooks = {}
+        self.port_accesses = 0          # port reads and writes so far (the jit's monitor calls)
         self.stop_reason = None
         self.deadline = None            # perf_counter() time a run with a timeout ends
         self.exit_code = 0
@@ -151,9 +152,9 @@ class Machine:
                 budget = self.slice if max_insns is None else min(self.slice, max_insns - done)
                 if budget <= 0:
                     break
-                cap = self._service()
+                cap = self.service()
                 if cap:
-                    self.engine.run(self, min(cap, self._until_deadline(budget)))
+                    self.engine.run(self, self.until_deadline(min(cap, budget)))
                 if self.stop_reason is None and self.past_deadline():
                     reason = "timeout"
                     break
@@ -168,7 +169,7 @@ class Machine:
                          message, fault, translation)
 
     # ---- time and interrupts -----------------------------------------------------------------
-    def _until_deadline(self, budget):
+    def until_deadline(self, budget):
         """The budget cut at the next timer deadline, so timers fire on time (one guest
         instruction is one virtual nanosecond, vmm.devices.clock)."""
         deadline = self.clock.next_deadline()
@@ -176,12 +177,32 @@ class Machine:
             return budget
         return max(1, min(budget, deadline - self.clock.now()))
 
-    def _service(self):
-        """Between slices: fire due timers, take a pending interrupt, wait in hlt.  Returns
-        how many instructions the engine may run before looking again (1 in an interrupt
-        shadow with an interrupt waiting), or 0 when it must not run now (the guest is
-        halted and time was skipped, or the run is to stop).  An interrupt that IF holds
-        back is flagged in `irq_pending`, so sti/popf/iret return here at once."""
+    def service(self):
+        """Between slices: fire due timers, take a pending interrupt, wait in hlt (skip time
+        to the next timer deadline, then fire what is due there: the interrupt wakes the
+        CPU).  Returns how many instructions the engine may run before looking again (1 in
+        an interrupt shadow with an interrupt waiting), or 0 when it must not run now (the
+        guest is still halted, or the run is to stop).  An interrupt that IF holds back is
+        flagged in `irq_pending`, so sti/popf/iret return here at once.  The jit also calls
+        it right after a hlt it ran from translated code (vmm.translator.monitorcall)."""
+        self._fire_and_take()
+        if self.halted:
+            if not self.clock.idle():
+                # Nothing can wake it: the run ends here; a later run() resumes after the hlt.
+                self.halted = False
+                self.stop("halt", 0, "hlt with interrupts enabled and no timer armed: the guest waits for ever")
+                return 0
+            self._fire_and_take()
+            if self.halted:
+                return 0
+        s = self.state
+        if s.irq_pending and s.eflags & IF_MASK:
+            return 1                   # the sti / mov ss shadow: one instruction, then deliver
+        return self.slice
+
+    def _fire_and_take(self):
+        """Fire due timers and take the PIC's interrupt if IF allows it; flag one held back
+        in `irq_pending`."""
         self.clock.run_due()
         s = self.state
         waiting = self.pic is not None and self.pic.has_interrupt()
@@ -190,15 +211,6 @@ class Machine:
             waiting = self.pic.has_interrupt()
         s.irq_pending = int(waiting)
         self.attention = False
-        if self.halted:
-            if not self.clock.idle():
-                # Nothing can wake it: the run ends here; a later run() resumes after the hlt.
-                self.halted = False
-                self.stop("halt", 0, "hlt with interrupts enabled and no timer armed: the guest waits for ever")
-            return 0
-        if waiting and s.eflags & IF_MASK:
-            return 1                   # the sti / mov ss shadow: one instruction, then deliver
-        return self.slice
 
     def interrupt_waits(self):
         """An interrupt the monitor flagged is no longer held back by IF: engines stop here."""
@@ -276,12 +288,14 @@ class Machine:
         self.port_hooks[port] = (read, write)
 
     def port_read(self, port, size):
+        self.port_accesses += 1
         hook = self.port_hooks.get(port)
         if hook and hook[0]:
             return hook[0](port, size) & ((1 << (8 * size)) - 1)
         return self.io.read(port, size)
 
     def port_write(self, port, size, value):
+        self.port_accesses += 1
         hook = self.port_hooks.get(port)
         if hook and hook[1]:
             hook[1](port, size, value)

@@ -74,9 +74,14 @@ class VirtualClock:
             self.on_change()
 
     def next_deadline(self):
-        """The earliest armed deadline, or None."""
-        deadlines = [t.deadline for t in self.timers if t.deadline is not None]
-        return min(deadlines) if deadlines else None
+        """The earliest armed deadline, or None (a plain loop: the monitor asks at every
+        slice and every hlt)."""
+        earliest = None
+        for t in self.timers:
+            deadline = t.deadline
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        return earliest
 
     def advance(self, ns):
         """Move guest time forward by `ns` without running instructions."""

@@ -77,22 +77,25 @@ class Pic8259(Device):
     def pending(self):
         """The input INTA would deliver, or None: the highest-priority unmasked request that
         outranks everything in service (special mask mode: masked ISR bits do not count)."""
-        request = self._priority(self.irr & ~self.imr)
-        if request == NONE:
+        requests = self.irr & ~self.imr
+        if not requests:
             return None
+        request = self._priority(requests)
         in_service = self.isr & ~self.imr if self.special_mask else self.isr
         if self.nested and self.is_master:
             in_service &= ~(1 << layout.PIC_CASCADE_IRQ)    # the slave may nest
-        if request < self._priority(in_service):
+        if not in_service or request < self._priority(in_service):
             return (request + self.priority_base) & 7
         return None
 
     def _priority(self, bits):
-        """Rank (0 highest) of the highest-priority bit set in `bits`, NONE if there is none."""
-        for rank in range(8):
-            if bits & (1 << ((rank + self.priority_base) & 7)):
-                return rank
-        return NONE
+        """Rank (0 highest) of the highest-priority bit set in `bits`, NONE if there is none:
+        the lowest set bit of `bits` rotated right by the priority base."""
+        base, bits = self.priority_base, bits & 0xFF
+        ranked = ((bits >> base) | (bits << (8 - base))) & 0xFF
+        if not ranked:
+            return NONE
+        return (ranked & -ranked).bit_length() - 1
 
     def _update(self):
         level = self.pending() is not None

@@ -4,8 +4,10 @@
 calls the native dispatcher; it handles the exits: MISS (translate a batch of
 blocks: the missing one and the not-yet-translated blocks it reaches
 directly, in one LLVM module), STEP (the interpreter runs one instruction:
-callouts, #UD, faults, slow memory), BUDGET (return).  After each call it
-promotes hot tier-0 blocks to tier 2 (LLVM optimisation passes), in one batch;
+callouts, #UD, faults, slow memory), BUDGET (return).  Port I/O, hlt and invlpg
+do not exit: blocks call the monitor for them through a callback and go on
+(vmm.translator.monitorcall; a host error kept there is raised when the dispatcher
+returns).  After each call it promotes hot tier-0 blocks to tier 2 (LLVM optimisation passes), in one batch;
 a tier-2 block that jumps back to its own start becomes a loop that keeps guest
 state in host registers until it is left (LLVMBuilder._open_loop).
 
@@ -48,12 +50,13 @@ from .. import cache as cache_limits
 from ..cache.tcache import Block, CodeUnit, TranslationCache, block_key
 from ..cachedir import cache_dir
 from ..x86.fpu import native as native_helpers
-from . import background, fastpath, symbols
+from . import background, fastpath, monitorcall, symbols
 from .blocks import MAX_INSNS, PAGE_SIZE, Decoded, Plan, byte_runs, form_block
 from .dispatch import build_dispatcher
 from .exits import BUDGET, MISS, STEP
 from .irtext import Module
 from .jit import Jit
+from .monitorcall import MonitorCall
 from .llvm_builder import LLVMBuilder, MemoryLayout, define_cc_helper, define_fill_trampoline, plan_loop
 
 INDEX_BYTES = 16           # guest bytes in a persistent-cache index key (with the block's EIP)
@@ -98,6 +101,9 @@ class Translator:
         self.layout.fast = {f"{name}_slot": ctypes.addressof(slot) for name, slot in self.fast_slots.items()}
         self.layout.fast.update(fast_enabled=ctypes.addressof(self.fast_enabled),
                                 fast_counts=ctypes.addressof(self.fast_counts))
+        # Port I/O, hlt, invlpg: blocks call the monitor through a slot and go on (vmm.translator.monitorcall).
+        self.monitor_call = MonitorCall(self)
+        self.layout.fast[f"{monitorcall.NAME}_slot"] = ctypes.addressof(self.monitor_call.slot)
         module = Module("dispatcher")
         build_dispatcher(module, self.cache, self.layout, ctypes.addressof(self.fast_slots["fast_deliver"]))
         define_fill_trampoline(module, ctypes.cast(self._tlb_fill, ctypes.c_void_p).value)
@@ -173,6 +179,7 @@ class Translator:
             cap = s.icount_limit
             self.entries += 1
             code = self.dispatch(self.state_address)
+            self.monitor_call.reraise()          # a host error in a handler the block called
             s.icount_limit = limit
             self.exits[code] = self.exits.get(code, 0) + 1
             if s.pending_fault:
@@ -639,6 +646,7 @@ class Translator:
             "libraries": self.jit.loaded(),                      # block libraries loaded
             "link": dict(self.jit.link_stats),
             "evictions": self.evictions,
+            "monitor_calls": {"done": self.monitor_call.done, "declined": self.monitor_call.declined},
             "disk": dict(self.disk.stats) if self.disk is not None else None,
         }
 

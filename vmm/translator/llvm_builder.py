@@ -391,10 +391,13 @@ class LLVMBuilder(TextArith, Builder):
         return self.target is not None
 
     def _emit_fast(self, name, args):
-        """A callout with a native fast path, as the block's last instruction: the state as
-        before it is written back, and the helper (vmm.translator.fastpath) called through
-        its slot; if it declines, the block leaves with STEP (the monitor runs the
-        instruction), else it goes on at the EIP the helper set, reading state afresh."""
+        """A callout with a fast path, as the block's last instruction: the state as before
+        it is written back, and the helper called through its slot: a native fast path
+        (vmm.translator.fastpath) or the monitor's callback (vmm.translator.monitorcall).
+        It returns DONE (0): the block goes on at the EIP the helper set, reading state
+        afresh (this instruction is counted here); DECLINE (1): nothing happened, the block
+        leaves with STEP (the monitor runs the instruction); LEAVE (2, the monitor's only):
+        the state is complete as it stands, the block returns BUDGET."""
         self._write_back(self.values, self.dirty, self.cc, self.cc_dirty, self.const(self.insn.address, 32),
                          self.done)
         helper = self.load_ptr("ptr", self.symbol(symbols.machine(f"{name}_slot")))
@@ -402,7 +405,7 @@ class LLVMBuilder(TextArith, Builder):
         declined, done = self.fn.label("declined"), self.fn.label("delivered")
         self.cbranch(self.eq(result, self.const(0, 32), 32), done, declined)
         self.start(declined)
-        self.ret(self.const(STEP, 32))
+        self.ret(self.select(self.eq(result, self.const(1, 32), 32), self.const(STEP, 32), self.const(BUDGET, 32), 32))
         self.start(done)
         self.values, self.dirty, self.cc, self.cc_dirty = {}, set(), None, False
         self.target = self._load_field("eip")

@@ -7,25 +7,28 @@ inspector and for block formation.
     IDENT    translated: the shared semantics lowered to IR as they are
     INLINE   translated: emulated in place against virtual CPU state (no exit)
     CALLOUT  not translated: the block ends before it; the monitor runs it.  A callout
-             with a native fast path (int n, int3, iret: vmm.translator.fastpath) is
-             translated as the block's last instruction: the native code does the
-             common case, and the rest exits to the monitor before the instruction
+             with a fast path is translated as the block's last instruction: a native
+             one (int n, int3, iret, sysenter, sysexit: vmm.translator.fastpath) does the
+             common case, and the rest exits to the monitor before the instruction; port
+             I/O, hlt and invlpg call the monitor from the block, which runs the handler
+             and lets the block go on (vmm.translator.monitorcall)
     UNDEF    not translated: the block ends before it; the monitor raises #UD
 
 Example:
-    decide(insn)     # Decision(cls='CALLOUT', translated=False, reason='port I/O reaches a device model')
+    decide(insn)     # lgdt: Decision(cls='CALLOUT', translated=False, ends_block=True, reason='descriptor...')
+    decide(insn)     # in: Decision(cls='CALLOUT', translated=True, ends_block=True, reason='port I/O...')
 """
 
 from dataclasses import dataclass
 
 from ..x86.table import IDENT, UNDEF
-from ..x86.callouts import INLINE, CALLOUT
+from ..x86.callouts import INLINE, CALLOUT, MONITOR_CALL
 
 TRANSLATED = frozenset((IDENT, INLINE))
 MEANING = {
     IDENT: "lowered to IR as-is",
     INLINE: "emulated inline against virtual CPU state",
-    CALLOUT: "exit to the monitor before this instruction",
+    CALLOUT: "exit to the monitor before this instruction (with a fast path: translated last in its block)",
     UNDEF: "exit to the monitor, which raises #UD",
 }
 
@@ -39,13 +42,15 @@ class Decision:
 
 
 FAST_REASON = "; translated code runs the common case natively (vmm.translator.fastpath)"
+MONITOR_REASON = "; translated code calls the monitor to run it and goes on (vmm.translator.monitorcall)"
 
 
 def decide(insn):
     spec = insn.spec
     reason = spec.reason if spec.cls != UNDEF else f"{spec.reason} ({insn.why})"
-    if fast_path(insn) is not None:
-        return Decision(spec.cls, True, True, reason + FAST_REASON)
+    fast = fast_path(insn)
+    if fast is not None:
+        return Decision(spec.cls, True, True, reason + (MONITOR_REASON if fast[0] == MONITOR_CALL else FAST_REASON))
     return Decision(spec.cls, spec.cls in TRANSLATED, spec.ends_block, reason)
 
 

@@ -9,6 +9,8 @@ in another process, and is what the persistent translation cache (vmm.cache.disk
     vmm.fast_<path>_slot  vmm.fast_enabled  vmm.fast_counts  vmm.fast_host
                           per machine (MemoryLayout.symbols; the native fast paths,
                           vmm.translator.fastpath)
+    vmm.monitor_call_slot per machine: the monitor's callback for port I/O, hlt, invlpg
+                          (vmm.translator.monitorcall)
     vmm.counter.K         the execution counter of the module's K-th block
     vmm.chain.K.TARGET    the chain slot block K jumps through to reach TARGET (hex EIP)
     vmm.native.NAME       a native x87 helper (vmm.x86.fpu.native), compiled once per process

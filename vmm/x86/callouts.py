@@ -7,6 +7,11 @@ Each `Callout` says how the instruction is handled and why:
            stops, interrupts); `handler(machine, b, insn)` runs in Python on
            concrete state, for both engines.  `b` is the interpreter builder,
            so handlers reuse the shared operand and stack helpers.
+`fast` gives a callout a fast path in translated code: a native function for the common
+case (int n, int3, iret, sysenter, sysexit: vmm.translator.fastpath), or MONITOR_CALL
+(in, out, ins, outs, hlt, invlpg): the block calls the monitor, which runs this same
+handler and lets the block go on, instead of the block ending before the instruction
+(vmm.translator.monitorcall).
 `reads`/`writes` name the state an entry touches and `ends_block` whether
 translated code must stop after it (new CPU mode, IF change, control flow).
 `cpl0` marks ring-0-only instructions: the registry wraps their handler in
@@ -47,8 +52,9 @@ class Callout:
     ends_block: bool
     reason: str
     cpl0: bool = False
-    fast: Optional[Callable] = None    # insn -> (native fast path, its arguments) or None: translated
-                                       # code runs the common case natively (vmm.translator.fastpath)
+    fast: Optional[Callable] = None    # insn -> (fast path, its arguments) or None: translated code
+                                       # runs the common case natively (vmm.translator.fastpath) or
+                                       # calls the monitor for it (MONITOR_CALL)
 
 
 # ---- handlers ------------------------------------------------------------------------------
@@ -321,6 +327,19 @@ def _software_interrupt(m, b, vector, i, detail):
     b.jump(m.state.eip)
 
 
+MONITOR_CALL = "monitor_call"
+
+
+def _monitor_call(i):
+    """Port I/O, hlt and invlpg in translated code: the block calls the monitor, which runs
+    the handler without the block leaving (vmm.translator.monitorcall); the instruction's
+    bytes (up to 8, in two words) identify it there."""
+    if len(i.raw) > 8:
+        return None
+    raw = int.from_bytes(i.raw, "little")
+    return MONITOR_CALL, (raw & 0xFFFFFFFF, raw >> 32, len(i.raw))
+
+
 def _fast_interrupt(vector, i):
     """int n / int3 in translated code: the native delivery (error code none, software)."""
     return "fast_deliver", (vector, 0, 0, i.next, 1)
@@ -374,13 +393,15 @@ def _entries():
         Callout("rdtsc", I, system.rdtsc, "tsc, icount, cr4.TSD", "eax, edx", False,
                 "virtual time is state: TSC offset + instructions retired (#GP(0) at CPL > 0 with CR4.TSD)"),
         Callout("hlt", C, hlt, "eflags.IF", "run state", True, "the CPU waits: the monitor decides what happens",
-                cpl0=True),
+                cpl0=True, fast=_monitor_call),
         Callout("in", C, io_in, "port, eflags.IOPL, tss", "gpr", True,
-                "port I/O reaches a device model (CPL > IOPL: the TSS I/O bitmap decides)"),
+                "port I/O reaches a device model (CPL > IOPL: the TSS I/O bitmap decides)", fast=_monitor_call),
         Callout("out", C, io_out, "gpr, eflags.IOPL, tss", "port", True,
-                "port I/O reaches a device model (CPL > IOPL: the TSS I/O bitmap decides)"),
-        Callout("ins", C, ins, "port, edi, ecx", "memory, edi, ecx", True, "port I/O reaches a device model"),
-        Callout("outs", C, outs, "memory, esi, ecx", "port, esi, ecx", True, "port I/O reaches a device model"),
+                "port I/O reaches a device model (CPL > IOPL: the TSS I/O bitmap decides)", fast=_monitor_call),
+        Callout("ins", C, ins, "port, edi, ecx", "memory, edi, ecx", True, "port I/O reaches a device model",
+                fast=_monitor_call),
+        Callout("outs", C, outs, "memory, esi, ecx", "port, esi, ecx", True, "port I/O reaches a device model",
+                fast=_monitor_call),
         Callout("lgdt", C, lgdt, "memory", "gdtr", True, "descriptor tables change how segments load", cpl0=True),
         Callout("lidt", C, lidt, "memory", "idtr", True, "the IDT decides how exceptions are delivered", cpl0=True),
         Callout("sgdt", C, sgdt, "gdtr", "memory", False,
@@ -428,7 +449,8 @@ def _entries():
                 fast=lambda i: _fast_interrupt(BP, i)),
         Callout("int1", C, int1, "idt", "stack, cs, eip, eflags", True, "icebp: debug trap through the guest IDT"),
         Callout("into", C, into, "eflags.OF, idt", "stack, cs, eip, eflags", True, "overflow trap through the guest IDT"),
-        Callout("invlpg", C, invlpg, "memory operand", "tlb", True, "TLB maintenance belongs to the monitor", cpl0=True),
+        Callout("invlpg", C, invlpg, "memory operand", "tlb", True, "TLB maintenance belongs to the monitor", cpl0=True,
+                fast=_monitor_call),
         Callout("wbinvd", C, no_op, "", "", False, "cache maintenance: nothing is cached, nothing to do", cpl0=True),
         Callout("invd", C, no_op, "", "", False, "cache maintenance: nothing is cached, nothing to do", cpl0=True),
         Callout("clts", C, clts, "cr0", "cr0.TS", False, "CR0 belongs to the monitor", cpl0=True),
