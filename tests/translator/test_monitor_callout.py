@@ -1,13 +1,14 @@
-"""Port I/O, hlt and invlpg from translated code through the monitor's callback
-(vmm.translator.monitorcall).
+"""Port I/O, hlt, invlpg, mov cr3 and data segment loads from translated code through the
+monitor's callback (vmm.translator.monitorcall).
 
 Every guest runs on each engine of ENGINE_VARIANTS (tests/translator/conftest.py) and is
 compared with the interpreter (which always runs the handler itself): registers,
 instruction count, virtual time, what devices saw; on the jit engines the callback's
 counters say the native path really ran (or declined).  Covered: devices through imm8 and
 DX ports, an IRQ raised by an `out`, the I/O bitmap's #GP (no device access), isa-debug-exit,
-a fault after the access, a host error, tracing, string I/O, invlpg, and hlt woken by
-timers in translated code (exact budgets, timeouts, two timers, a triple fault)."""
+a fault after the access, a host error, tracing, string I/O, invlpg, CR3 reloads between two
+address spaces, DS/ES/FS/GS loads (and one that faults, left to the interpreter), and hlt
+woken by timers in translated code (exact budgets, timeouts, two timers, a triple fault)."""
 
 import io
 import struct
@@ -561,3 +562,91 @@ def test_invlpg_from_translated_code_matches_the_interpreter(engine):
     assert snapshot(m) == snapshot(ref) and m.reg_read("ebx") == ROUNDS // 2 * 1001
     if m.translator is not None:
         assert counts(m)[0] > ROUNDS - 20
+
+
+# mov cr3 alternating between two page directories whose tables map linear 0x10000 to
+# frames holding 1 and 1000 (the second directory and table are written by the test).
+SWITCH = replace(MICRO["cr3_switch"], prologue=MICRO["cr3_switch"].prologue + "\n    xor ebx, ebx", body="""
+    mov eax, ecx
+    and eax, 1
+    shl eax, 13
+    add eax, 0x100000                ; the directory at 0x100000 or the one at 0x102000
+    mov cr3, eax
+    add ebx, [0x10000]
+""")
+
+
+def test_cr3_reloads_from_translated_code_match_the_interpreter(engine):
+    machines = []
+    for name in ("interp", engine):
+        m = timer_machine(name, ticks=ROUNDS, workload=SWITCH)
+        m.mem_write(0x102000, struct.pack("<I", 0x103007))
+        m.mem_write(0x103000, b"".join(struct.pack("<I", (0x21000 if n == 0x10 else n << 12) | 7) for n in range(512)))
+        m.mem_write(0x20000, (1).to_bytes(4, "little"))      # the identity map's frame of 0x10000 is 0x10000:
+        m.mem_write(0x10000, (1).to_bytes(4, "little"))      # both hold 1
+        m.mem_write(0x21000, (1000).to_bytes(4, "little"))
+        assert m.run(max_insns=1_000_000).reason == "halt"
+        machines.append(m)
+    ref, m = machines
+    assert snapshot(m) == snapshot(ref) and m.reg_read("ebx") == ROUNDS // 2 * 1001
+    if m.translator is not None:
+        assert counts(m)[0] > ROUNDS - 20
+
+
+# Data segment loads: DS, ES, FS and GS from registers and the stack, with the flat ring-0
+# data selector and the ring-3 one (RPL 3), reads through each; then a selector past the
+# GDT's limit, whose #GP(sel) the interpreter delivers (its handler halts).
+SEGMENTS = replace(MICRO["cr3_switch"], prologue=MICRO["cr3_switch"].prologue + "\n    xor ebx, ebx", body="""
+    mov eax, ecx
+    and eax, 1
+    imul eax, eax, 0x13
+    add eax, 0x10                    ; 0x10 (ring 0) or 0x23 (ring 3, RPL 3), by turns
+    mov ds, ax
+    push ds
+    pop es
+    mov fs, ax
+    push 0x10
+    pop gs
+    add ebx, fs:[0x10000]
+    add ebx, es:[0x10004]
+    mov ax, 0x10
+    mov ds, ax
+""")
+
+
+def test_data_segment_loads_from_translated_code_match_the_interpreter(engine):
+    machines = []
+    for name in ("interp", engine):
+        m = timer_machine(name, ticks=ROUNDS, workload=SEGMENTS)
+        m.mem_write(0x10000, struct.pack("<II", 3, 40))
+        assert m.run(max_insns=1_000_000).reason == "halt"
+        machines.append(m)
+    ref, m = machines
+    assert snapshot(m) == snapshot(ref) and m.reg_read("ebx") == ROUNDS * 43
+    assert [m.state.seg[k].selector for k in (0, 3, 4, 5)] == [0x23, 0x10, 0x23, 0x10]    # ES DS FS GS
+    if m.translator is not None:
+        assert counts(m)[0] > 5 * (ROUNDS - 20)
+
+
+def test_a_faulting_segment_load_is_left_to_the_interpreter(engine):
+    """mov ds with a selector past the GDT limit: #GP before any change, so the monitor call
+    declines and the interpreter delivers it (the handler halts at the same place)."""
+    workload = replace(MICRO["cr3_switch"], body="""
+    cmp ecx, 3
+    jne fine
+    mov ax, 0x38
+    mov ds, ax
+fine:
+    mov ax, 0x10
+    mov ds, ax
+""")
+    machines = []
+    for name in ("interp", engine):
+        m = timer_machine(name, ticks=ROUNDS, workload=workload)
+        result = m.run(max_insns=1_000_000)
+        assert result.reason == "halt"
+        machines.append(m)
+    ref, m = machines
+    assert snapshot(m) == snapshot(ref) and m.reg_read("ecx") == 3
+    if m.translator is not None:
+        assert counts(m)[1] >= 1

@@ -1,7 +1,8 @@
-"""Callouts the monitor runs from inside translated code: port I/O, hlt and invlpg without leaving it.
+"""Callouts the monitor runs from inside translated code: port I/O, hlt, invlpg, mov cr3 and
+data segment loads without leaving it.
 
 A callout whose registry entry has the fast path `monitor_call` (vmm.x86.callouts: `in`,
-`out`, `ins`, `outs`, `hlt`, `invlpg`) is translated as its block's last instruction, like
+`out`, `ins`, `outs`, `hlt`, `invlpg`, `mov cr3`, `mov`/`pop` to DS, ES, FS or GS) is translated as its block's last instruction, like
 the native fast paths (vmm.translator.fastpath, LLVMBuilder._emit_fast): the block writes
 guest state back as it is before the instruction and calls, through the slot
 `vmm.monitor_call_slot`, a ctypes callback into Python (QEMU calls its device helpers from
@@ -30,8 +31,9 @@ check, hooks, the device bus), and returns:
 After the call the block only writes its state back and returns to the dispatcher (the
 EIP it goes on at is read from the state, so nothing is chained), which looks the next
 block up in the jump cache by the mode and linear address as they are now: so a handler may
-change mappings (invlpg drops the page's TLB and jump-cache entries), but not CS or the CPU
-mode beyond what the dispatcher's lookup checks (those stay callouts that exit).
+change mappings (invlpg and mov cr3 drop TLB and jump-cache entries) and the segment-check
+bits the lookup reads (DS, ES; FS and GS are checked at every access), but not CS, SS or the
+CPU mode beyond what the dispatcher's lookup checks (those stay callouts that exit).
 
 It never raises into ctypes.  When the handler left the monitor something to look at (a
 device raised an interrupt or a timer was armed: `Machine.attention`; a stop request such as

@@ -9,7 +9,7 @@ Each `Callout` says how the instruction is handled and why:
            so handlers reuse the shared operand and stack helpers.
 `fast` gives a callout a fast path in translated code: a native function for the common
 case (int n, int3, iret, sysenter, sysexit: vmm.translator.fastpath), or MONITOR_CALL
-(in, out, ins, outs, hlt, invlpg): the block calls the monitor, which runs this same
+(in, out, ins, outs, hlt, invlpg, mov cr3, data segment loads): the block calls the monitor, which runs this same
 handler and lets the block go on, instead of the block ending before the instruction
 (vmm.translator.monitorcall).
 `reads`/`writes` name the state an entry touches and `ends_block` whether
@@ -331,13 +331,25 @@ MONITOR_CALL = "monitor_call"
 
 
 def _monitor_call(i):
-    """Port I/O, hlt and invlpg in translated code: the block calls the monitor, which runs
-    the handler without the block leaving (vmm.translator.monitorcall); the instruction's
-    bytes (up to 8, in two words) identify it there."""
+    """Port I/O, hlt, invlpg, CR3 and data segment loads in translated code: the block calls
+    the monitor, which runs the handler without the block leaving
+    (vmm.translator.monitorcall); the instruction's bytes (up to 8, in two words) identify it
+    there."""
     if len(i.raw) > 8:
         return None
     raw = int.from_bytes(i.raw, "little")
     return MONITOR_CALL, (raw & 0xFFFFFFFF, raw >> 32, len(i.raw))
+
+
+def _monitor_call_cr3(i):
+    """mov cr3 only changes mappings; CR0 and CR4 writes change the CPU mode and still exit."""
+    return _monitor_call(i) if i.ops[0].index == 3 else None
+
+
+def _monitor_call_data_segment(i):
+    """DS, ES, FS and GS loads: the dispatcher's lookup reads the segment-check bits they
+    change (vmm.x86.mode); SS (its interrupt shadow) still exits."""
+    return _monitor_call(i) if i.ops[0].index in (DS, ES, FS, GS) else None
 
 
 def _fast_interrupt(vector, i):
@@ -415,12 +427,14 @@ def _entries():
         Callout("lmsw", C, lmsw, "gpr", "cr0", True, "CR0 belongs to the monitor (PE cannot be cleared)",
                 cpl0=True),
         Callout("mov_to_cr", C, mov_to_cr, "gpr", "cr", True, "CR0/CR3/CR4 change the CPU mode and translations",
-                cpl0=True),
+                cpl0=True, fast=_monitor_call_cr3),
         Callout("mov_to_dr", C, mov_to_dr, "gpr", "dr", False, "debug registers belong to the monitor",
                 cpl0=True),
         Callout("mov_from_dr", C, mov_from_dr, "dr", "gpr", False, "reads the virtual DRn", cpl0=True),
-        Callout("mov_to_seg", C, mov_to_seg, "gpr, gdt, ldt", "segment cache", True, SEG),
-        Callout("pop_seg", C, pop_seg, "stack, gdt, ldt", "segment cache, esp", True, SEG),
+        Callout("mov_to_seg", C, mov_to_seg, "gpr, gdt, ldt", "segment cache", True, SEG,
+                fast=_monitor_call_data_segment),
+        Callout("pop_seg", C, pop_seg, "stack, gdt, ldt", "segment cache, esp", True, SEG,
+                fast=_monitor_call_data_segment),
         Callout("load_far_pointer", C, load_far_pointer, "memory, gdt, ldt", "segment cache, gpr", True, SEG),
         Callout("ljmp", C, ljmp, "gdt, ldt", "cs, eip", True, "reloads CS (code segment or call gate)"),
         Callout("lcall", C, lcall, "gdt, ldt, tss", "stack, cs, eip, ss, esp", True,
