@@ -550,16 +550,24 @@ REMAP = replace(MICRO["cr3_switch"], prologue=MICRO["cr3_switch"].prologue + "\n
 """)
 
 
-def test_invlpg_from_translated_code_matches_the_interpreter(engine):
+def against_interpreter(engine, workload, memory):
+    """(interpreter machine, `engine`'s machine) after running `workload` (ROUNDS passes) to
+    its halt on both, `memory` ({address: bytes}) written first; the same state on both."""
     machines = []
     for name in ("interp", engine):
-        m = timer_machine(name, ticks=ROUNDS, workload=REMAP)
-        m.mem_write(0x20000, (1).to_bytes(4, "little"))
-        m.mem_write(0x21000, (1000).to_bytes(4, "little"))
+        m = timer_machine(name, ticks=ROUNDS, workload=workload)
+        for address, data in memory.items():
+            m.mem_write(address, data)
         assert m.run(max_insns=1_000_000).reason == "halt"
         machines.append(m)
     ref, m = machines
-    assert snapshot(m) == snapshot(ref) and m.reg_read("ebx") == ROUNDS // 2 * 1001
+    assert snapshot(m) == snapshot(ref)
+    return ref, m
+
+
+def test_invlpg_from_translated_code_matches_the_interpreter(engine):
+    _, m = against_interpreter(engine, REMAP, {0x20000: (1).to_bytes(4, "little"), 0x21000: (1000).to_bytes(4, "little")})
+    assert m.reg_read("ebx") == ROUNDS // 2 * 1001
     if m.translator is not None:
         assert counts(m)[0] > ROUNDS - 20
 
@@ -577,18 +585,12 @@ SWITCH = replace(MICRO["cr3_switch"], prologue=MICRO["cr3_switch"].prologue + "\
 
 
 def test_cr3_reloads_from_translated_code_match_the_interpreter(engine):
-    machines = []
-    for name in ("interp", engine):
-        m = timer_machine(name, ticks=ROUNDS, workload=SWITCH)
-        m.mem_write(0x102000, struct.pack("<I", 0x103007))
-        m.mem_write(0x103000, b"".join(struct.pack("<I", (0x21000 if n == 0x10 else n << 12) | 7) for n in range(512)))
-        m.mem_write(0x20000, (1).to_bytes(4, "little"))      # the identity map's frame of 0x10000 is 0x10000:
-        m.mem_write(0x10000, (1).to_bytes(4, "little"))      # both hold 1
-        m.mem_write(0x21000, (1000).to_bytes(4, "little"))
-        assert m.run(max_insns=1_000_000).reason == "halt"
-        machines.append(m)
-    ref, m = machines
-    assert snapshot(m) == snapshot(ref) and m.reg_read("ebx") == ROUNDS // 2 * 1001
+    table = b"".join(struct.pack("<I", (0x21000 if n == 0x10 else n << 12) | 7) for n in range(512))
+    _, m = against_interpreter(engine, SWITCH, {
+        0x102000: struct.pack("<I", 0x103007), 0x103000: table,
+        0x10000: (1).to_bytes(4, "little"),           # the identity map's frame of 0x10000
+        0x21000: (1000).to_bytes(4, "little")})
+    assert m.reg_read("ebx") == ROUNDS // 2 * 1001
     if m.translator is not None:
         assert counts(m)[0] > ROUNDS - 20
 
@@ -615,14 +617,8 @@ SEGMENTS = replace(MICRO["cr3_switch"], prologue=MICRO["cr3_switch"].prologue + 
 
 
 def test_data_segment_loads_from_translated_code_match_the_interpreter(engine):
-    machines = []
-    for name in ("interp", engine):
-        m = timer_machine(name, ticks=ROUNDS, workload=SEGMENTS)
-        m.mem_write(0x10000, struct.pack("<II", 3, 40))
-        assert m.run(max_insns=1_000_000).reason == "halt"
-        machines.append(m)
-    ref, m = machines
-    assert snapshot(m) == snapshot(ref) and m.reg_read("ebx") == ROUNDS * 43
+    _, m = against_interpreter(engine, SEGMENTS, {0x10000: struct.pack("<II", 3, 40)})
+    assert m.reg_read("ebx") == ROUNDS * 43
     assert [m.state.seg[k].selector for k in (0, 3, 4, 5)] == [0x23, 0x10, 0x23, 0x10]    # ES DS FS GS
     if m.translator is not None:
         assert counts(m)[0] > 5 * (ROUNDS - 20)
