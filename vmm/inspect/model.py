@@ -72,20 +72,11 @@ def _block_module(translator, block):
     return module.text()
 
 
-def _successors(block):
-    last = block.insns[-1]
-    out = []
-    if last.ops and last.ops[0].kind == "imm" and last.spec.ends_block:
-        out.append(last.ops[0].value & 0xFFFFFFFF)
-    if last.spec.name not in ("jmp", "call"):          # a call continues at its target
-        out.append(block.fallthrough)
-    return out
-
-
 def view_block(translator, block, detail=True):
     translator.drain()          # the inspector uses the tier-2 LLVM objects the worker may hold
     insns = [InsnView(i.address, i.text(), i.raw.hex(), decide(i).cls, decide(i).reason) for i in block.insns]
-    view = BlockView(block.phys, block.tier, translator.cache.count(block), insns, _successors(block))
+    view = BlockView(block.phys, block.tier, translator.cache.count(block), insns,
+                     jit_engine.static_successors(block.insns, block.fallthrough))
     nxt = translator.m.decoder.decode(block.fallthrough) if block.fallthrough < translator.m.memory.size else None
     if nxt is not None and not decide(nxt).translated:
         view.callout = {"address": nxt.address, "text": nxt.text(), "cls": decide(nxt).cls,

@@ -185,6 +185,9 @@ class Translator:
             if s.pending_fault:
                 s.pending_fault = 0              # the interpreter raises the #PF again...
                 self.fast_paths()                # ...and from now on the dispatcher delivers it
+            if m.stop_reason is not None or m.attention:
+                continue                         # a monitor call stopped the run or raised an IRQ:
+                                                 # the miss after it is not to be translated now
             if code == BUDGET and cap == limit and limit - s.icount < MAX_INSNS:
                 # The next block is longer than what is left: the interpreter runs the rest
                 # (fewer than MAX_INSNS), so the run retires exactly `budget` instructions.
@@ -354,7 +357,7 @@ class Translator:
                 self.step_sites.add(k)
                 continue
             planned.append(plan)
-            todo.extend(_static_successors(plan.insns, plan.fallthrough))
+            todo.extend(static_successors(plan.insns, plan.fallthrough))
         if not planned:
             return False
         return self._install(planned[:self.cache.limit], mode, key)
@@ -486,7 +489,7 @@ class Translator:
         Tier 0 stores register writes at once (less IR, faster to compile); tier 2 keeps them
         in SSA until the block's exits (faster code)."""
         loop = None
-        if tier == 2 and insns[0].address in _static_successors(insns, fallthrough):
+        if tier == 2 and insns[0].address in static_successors(insns, fallthrough):
             loop = plan_loop(self.layout, insns, mode)
             self.loop_blocks += 1
         fb = LLVMBuilder(module, name, self.layout, symbols.counter(k), eager=tier == 0,
@@ -651,9 +654,15 @@ class Translator:
         }
 
 
-def _static_successors(insns, fallthrough):
-    """Addresses a block can reach that are known now: fallthrough and direct jump targets."""
+def static_successors(insns, fallthrough):
+    """Addresses a block can reach that are known now: fallthrough (a call's return address
+    too) and direct jump, call and loop targets (the inspector shows these).  A block ending
+    in hlt (a monitor call) has none: the CPU goes on in an interrupt handler, and the bytes
+    after a guest's final hlt are often no code at all (translating them ahead, at a jit
+    threshold of 1, compiled runs of `add [eax], al` from zeroed memory)."""
     last = insns[-1]
+    if last.spec.name == "hlt":
+        return []
     out = [fallthrough]
     if last.ops and last.ops[0].kind == "imm" and last.spec.name.startswith(("j", "call", "loop")):
         out.append(last.ops[0].value & 0xFFFFFFFF)
