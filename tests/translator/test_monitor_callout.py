@@ -536,10 +536,15 @@ def test_string_port_io_matches_the_interpreter(engine):
         assert counts(m)[0] > 10 * (ROUNDS - 20)
 
 
-# invlpg after remapping linear page 0x10000 to one of two frames on alternate passes (the
-# full-system prologue: paging on, its page table at 0x101000): a stale TLB or jump-cache
-# entry would read the other frame.
-REMAP = replace(MICRO["cr3_switch"], prologue=MICRO["cr3_switch"].prologue + "\n    xor ebx, ebx", body="""
+def system_workload(body):
+    """`body` as the loop of the full-system nanobenchmark (paging on, its page table at
+    0x101000, the page directory at 0x100000), EBX cleared first."""
+    return replace(MICRO["cr3_switch"], prologue=MICRO["cr3_switch"].prologue + "\n    xor ebx, ebx", body=body)
+
+
+# invlpg after remapping linear page 0x10000 to one of two frames on alternate passes: a
+# stale TLB or jump-cache entry would read the other frame.
+REMAP = system_workload("""
     mov eax, ecx
     and eax, 1
     shl eax, 12
@@ -548,6 +553,19 @@ REMAP = replace(MICRO["cr3_switch"], prologue=MICRO["cr3_switch"].prologue + "\n
     invlpg [0x10000]                 ; 7 bytes: the longest the monitor call identifies is 8
     add ebx, [0x10000]
 """)
+# mov cr3 alternating between two page directories whose tables map linear 0x10000 to
+# frames holding 1 and 1000 (the second directory and table are written by the test).
+SWITCH = system_workload("""
+    mov eax, ecx
+    and eax, 1
+    shl eax, 13
+    add eax, 0x100000                ; the directory at 0x100000 or the one at 0x102000
+    mov cr3, eax
+    add ebx, [0x10000]
+""")
+ONE, THOUSAND = (1).to_bytes(4, "little"), (1000).to_bytes(4, "little")
+SECOND_SPACE = {0x102000: struct.pack("<I", 0x103007),
+                0x103000: b"".join(struct.pack("<I", (0x21000 if n == 0x10 else n << 12) | 7) for n in range(512))}
 
 
 def against_interpreter(engine, workload, memory):
@@ -565,31 +583,13 @@ def against_interpreter(engine, workload, memory):
     return ref, m
 
 
-def test_invlpg_from_translated_code_matches_the_interpreter(engine):
-    _, m = against_interpreter(engine, REMAP, {0x20000: (1).to_bytes(4, "little"), 0x21000: (1000).to_bytes(4, "little")})
-    assert m.reg_read("ebx") == ROUNDS // 2 * 1001
-    if m.translator is not None:
-        assert counts(m)[0] > ROUNDS - 20
-
-
-# mov cr3 alternating between two page directories whose tables map linear 0x10000 to
-# frames holding 1 and 1000 (the second directory and table are written by the test).
-SWITCH = replace(MICRO["cr3_switch"], prologue=MICRO["cr3_switch"].prologue + "\n    xor ebx, ebx", body="""
-    mov eax, ecx
-    and eax, 1
-    shl eax, 13
-    add eax, 0x100000                ; the directory at 0x100000 or the one at 0x102000
-    mov cr3, eax
-    add ebx, [0x10000]
-""")
-
-
-def test_cr3_reloads_from_translated_code_match_the_interpreter(engine):
-    table = b"".join(struct.pack("<I", (0x21000 if n == 0x10 else n << 12) | 7) for n in range(512))
-    _, m = against_interpreter(engine, SWITCH, {
-        0x102000: struct.pack("<I", 0x103007), 0x103000: table,
-        0x10000: (1).to_bytes(4, "little"),           # the identity map's frame of 0x10000
-        0x21000: (1000).to_bytes(4, "little")})
+@pytest.mark.parametrize("workload, memory", [
+    (REMAP, {0x20000: ONE, 0x21000: THOUSAND}),
+    (SWITCH, {**SECOND_SPACE, 0x10000: ONE, 0x21000: THOUSAND}),      # 0x10000: the identity map's frame
+], ids=["invlpg", "mov-cr3"])
+def test_remapping_from_translated_code_matches_the_interpreter(engine, workload, memory):
+    """Each pass reads linear 0x10000 after the mapping changed, 1 and 1000 by turns."""
+    _, m = against_interpreter(engine, workload, memory)
     assert m.reg_read("ebx") == ROUNDS // 2 * 1001
     if m.translator is not None:
         assert counts(m)[0] > ROUNDS - 20
@@ -598,7 +598,7 @@ def test_cr3_reloads_from_translated_code_match_the_interpreter(engine):
 # Data segment loads: DS, ES, FS and GS from registers and the stack, with the flat ring-0
 # data selector and the ring-3 one (RPL 3), reads through each; then a selector past the
 # GDT's limit, whose #GP(sel) the interpreter delivers (its handler halts).
-SEGMENTS = replace(MICRO["cr3_switch"], prologue=MICRO["cr3_switch"].prologue + "\n    xor ebx, ebx", body="""
+SEGMENTS = system_workload("""
     mov eax, ecx
     and eax, 1
     imul eax, eax, 0x13
@@ -627,7 +627,7 @@ def test_data_segment_loads_from_translated_code_match_the_interpreter(engine):
 def test_a_faulting_segment_load_is_left_to_the_interpreter(engine):
     """mov ds with a selector past the GDT limit: #GP before any change, so the monitor call
     declines and the interpreter delivers it (the handler halts at the same place)."""
-    workload = replace(MICRO["cr3_switch"], body="""
+    _, m = against_interpreter(engine, system_workload("""
     cmp ecx, 3
     jne fine
     mov ax, 0x38
@@ -635,14 +635,7 @@ def test_a_faulting_segment_load_is_left_to_the_interpreter(engine):
 fine:
     mov ax, 0x10
     mov ds, ax
-""")
-    machines = []
-    for name in ("interp", engine):
-        m = timer_machine(name, ticks=ROUNDS, workload=workload)
-        result = m.run(max_insns=1_000_000)
-        assert result.reason == "halt"
-        machines.append(m)
-    ref, m = machines
-    assert snapshot(m) == snapshot(ref) and m.reg_read("ecx") == 3
+"""), {})
+    assert m.reg_read("ecx") == 3
     if m.translator is not None:
         assert counts(m)[1] >= 1
