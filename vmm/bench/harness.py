@@ -196,6 +196,12 @@ def calibrated_n(run, seconds, first=1000):
     return max(1, min(MAX_N, int(seconds * k / (2 * max(extra, 1e-6)))))
 
 
+def calibrated_ns(run, seconds):
+    """(ns per iteration, n) of `run` at its own calibrated n (`calibrated_n`)."""
+    n = calibrated_n(run, seconds)
+    return marginal_ns(run, n), n
+
+
 def micro_seconds(micro_n):
     """The seconds 2n iterations of a nanobenchmark should take at --micro-n `micro_n`."""
     return DIFF_S * min(1.0, micro_n / FULL_N)
@@ -207,27 +213,23 @@ def qemu_micro_figure(name, work, micro_n):
     icount = name in QEMU_ICOUNT
     run = functools.partial(peers.qemu_micro, work, icount=icount)
     try:
-        n = calibrated_n(run, micro_seconds(micro_n))
-        return marginal_ns(run, n), n, QEMU_ICOUNT.get(name, "TCG")
+        return (*calibrated_ns(run, micro_seconds(micro_n)), QEMU_ICOUNT.get(name, "TCG"))
     except peers.Missing as missing:
         return None, None, f"no figure: {missing}"
 
 
 def micro_rows(micro_n, progress):
-    rows = []
+    rows, seconds = [], micro_seconds(micro_n)
     for name, work in MICRO.items():
-        seconds = micro_seconds(micro_n)
-        jit = functools.partial(_vmm_micro_seconds, "jit", work)
-        n_jit = calibrated_n(jit, seconds)
+        jit_ns, n_jit = calibrated_ns(functools.partial(_vmm_micro_seconds, "jit", work), seconds)
         n_interp = max(1, min(INTERP_MAX, int(micro_n * work.share * INTERP_SHARE)))
-        row = {"name": name, "rewrite": work.rewrite, "n": n_jit, "interp_n": n_interp}
-        row["vmm-jit_ns"] = marginal_ns(jit, n_jit)
+        row = {"name": name, "rewrite": work.rewrite, "n": n_jit, "interp_n": n_interp, "vmm-jit_ns": jit_ns}
         row["vmm-interp_ns"] = marginal_ns(functools.partial(_vmm_micro_seconds, "interp", work), n_interp)
         if not work.unicorn:
             row["unicorn_ns"] = None          # Unicorn hands exceptions to hooks, not the guest IDT
         else:
-            unicorn = functools.partial(_unicorn_micro_seconds, work)
-            row["unicorn_ns"], _ = _peer(lambda: marginal_ns(unicorn, calibrated_n(unicorn, seconds)))
+            measured, _ = _peer(calibrated_ns, functools.partial(_unicorn_micro_seconds, work), seconds)
+            row["unicorn_ns"] = None if measured is None else measured[0]
         row["qemu_ns"], row["qemu_n"], row["qemu_mode"] = qemu_micro_figure(name, work, micro_n)
         rows.append(row)
         qemu = "-" if row["qemu_ns"] is None else f"{row['qemu_ns']:.1f}"
