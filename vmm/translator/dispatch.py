@@ -19,11 +19,10 @@ Example:
 from ..x86.exceptions import HAS_ERROR
 from ..x86.mode import MODE_SEGMENTS, MODE_SEGMENTS_SHIFT
 from ..x86.state import CpuState
-from ..x86.tlb import PAGE_SHIFT, view_index
 from ..cache.blocktable import ENTRY_SIZE as TABLE_ENTRY_SIZE, HASH_MULTIPLIER
 from .exits import CONTINUE, MISS, STEP
 from .irtext import TextArith, Value
-from .llvm_builder import OFFSETS
+from .llvm_builder import OFFSETS, entry_host, tlb_entry
 
 JUMP_CACHE_BITS = 14
 ENTRY_SIZE = 16            # u64 tag (eip + 1 + mode << 32; 0 = empty), u64 function address
@@ -96,12 +95,10 @@ def _table_lookup(b, table, layout, eip, cpl, paging, mode):
     b.start("paged")
     user, supervisor = (layout.tlb.view_address(user, False) for user in (True, False))
     view = b.select(b.eq(cpl, b.const(3, 32), 32), b.const(user, 64), b.const(supervisor, 64), 64)
-    page = b.zext(b.lshr(eip, b.const(PAGE_SHIFT, 32), 32), 32, 64)
-    entry = b.load_ptr("i64", b.inttoptr(b.add(view, b.shl(page, b.const(3, 64), 64), 64)))
+    entry = tlb_entry(b, view, eip)
     b.cbranch(b.eq(entry, b.const(0, 64), 64), "give_up", "mapped")
     b.start("mapped")
-    host = b.add(b.sub(entry, b.const(1, 64), 64), b.zext(eip, 32, 64), 64)      # vmm.x86.tlb's entry
-    mapped = b.trunc(b.sub(host, b.const(layout.ram, 64), 64), 64, 32)
+    mapped = b.trunc(b.sub(entry_host(b, entry, eip), b.const(layout.ram, 64), 64), 64, 32)
     b.br("probe_start")
     b.start("probe_start")
     phys = b.phi("i32", [(eip, "miss"), (mapped, "mapped")])

@@ -535,13 +535,24 @@ class LLVMBuilder(TextArith, Builder):
     generic_arm = False        # True while _speculate writes its arm for any other op
 
 
+def tlb_entry(b, view, linear):
+    """IR: the i64 entry of the i32 `linear`'s page in the TLB view whose table is at `view`
+    (i64): `host page - linear page + 1`, or 0 (vmm.x86.tlb)."""
+    page = b.zext(b.lshr(linear, b.const(12, 32), 32), 32, 64)
+    return b.load_ptr("i64", b.inttoptr(b.add(view, b.shl(page, b.const(3, 64), 64), 64)))
+
+
+def entry_host(b, entry, linear):
+    """IR: the i64 host address of the i32 `linear` from its page's nonzero TLB entry."""
+    return b.add(b.sub(entry, b.const(1, 64), 64), b.zext(linear, 32, 64), 64)
+
+
 def tlb_host(b, view, linear, kind, fail_if):
     """IR: the host address (i64) of the i32 `linear` through the TLB view whose table is at
     `view` (i64), calling the fill trampoline with `kind` (bit 0 write, bit 1 user) on a miss;
     `fail_if(cond)` leaves when the fill finds no entry (a #PF, or not RAM).  Written once for
     inline paged accesses (LLVMBuilder) and fast_host (vmm.translator.fastpath)."""
-    page = b.zext(b.lshr(linear, b.const(12, 32), 32), 32, 64)
-    cached = b.load_ptr("i64", b.inttoptr(b.add(view, b.shl(page, b.const(3, 64), 64), 64)))
+    cached = tlb_entry(b, view, linear)
     before, fill, join = b.current, b.fn.label("tlb_fill"), b.fn.label("tlb")
     b.cbranch(b.eq(cached, b.const(0, 64), 64), fill, join)
     b.start(fill)
@@ -551,8 +562,7 @@ def tlb_host(b, view, linear, kind, fail_if):
     filled_from = b.current
     b.br(join)
     b.start(join)
-    entry = b.phi("i64", [(cached, before), (filled, filled_from)])
-    return b.add(b.sub(entry, b.const(1, 64), 64), b.zext(linear, 32, 64), 64)
+    return entry_host(b, b.phi("i64", [(cached, before), (filled, filled_from)]), linear)
 
 
 def code_flags(b, first, last):
