@@ -65,3 +65,18 @@ def test_unknown_engine_is_an_error():
         Machine(engine="kvm")
     with pytest.raises(VmmError, match="jit tier 1"):
         Machine(engine="jit", jit_tier=1)
+
+
+def test_code_map_marks_a_granule_and_its_predecessor():
+    from vmm.memory import CODE_HERE, CODE_NEXT, PhysicalMemory
+    mem = PhysicalMemory(1 << 20)
+    dropped = []
+    mem.on_code_write.append(dropped.append)
+    mem.mark_code(5)
+    mem.mark_code(6)
+    assert [mem.code_map[g] for g in (4, 5, 6, 7)] == [CODE_NEXT, CODE_HERE | CODE_NEXT, CODE_HERE, 0]
+    mem.write(5 * 64 + 63, b"\0")                 # the last byte of granule 5
+    assert dropped == [5]
+    assert [mem.code_map[g] for g in (4, 5, 6, 7)] == [0, CODE_NEXT, CODE_HERE, 0]
+    mem.write_u(6 * 64, 4, 0)
+    assert dropped == [5, 6] and not any(mem.code_map[g] for g in (4, 5, 6, 7))

@@ -7,7 +7,9 @@ falls outside RAM raises `MemoryAccessError` naming the address.
 
 Granules (64 bytes) that hold decoded or translated code are marked
 (`mark_code`) in a Python set and in `code_map`, one native byte per granule
-that translated code tests before each store.  A write to such a granule calls
+that translated code tests before each store: CODE_HERE if the granule holds code,
+CODE_NEXT if the next one does (a store of up to 64 bytes starting in a granule
+whose byte is 0 touches no code).  A write to such a granule calls
 every `on_code_write` listener with the granule number (the decode cache and
 the translation cache drop what they hold there) before it returns.  Granules
 rather than pages keep stores to data that shares a page with code fast.
@@ -28,6 +30,7 @@ from .errors import MemoryAccessError
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 CODE_SHIFT = 6          # code is tracked per 64-byte granule, so data next to code stays fast
+CODE_HERE, CODE_NEXT = 1, 2     # code_map bits: this granule holds code; the next one does
 
 _UNPACK = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
 
@@ -49,7 +52,9 @@ class PhysicalMemory:
     def mark_code(self, granule):
         """Note that `granule` holds decoded code: writes to it must invalidate."""
         self.code_pages.add(granule)
-        self.code_map[granule] = 1
+        self.code_map[granule] |= CODE_HERE
+        if granule:
+            self.code_map[granule - 1] |= CODE_NEXT
 
     def check(self, addr, length):
         """Raise MemoryAccessError unless [addr, addr+length) lies inside RAM."""
@@ -85,6 +90,8 @@ class PhysicalMemory:
         for granule in range(first, last + 1):
             if granule in self.code_pages:
                 self.code_pages.discard(granule)
-                self.code_map[granule] = 0
+                self.code_map[granule] &= ~CODE_HERE
+                if granule:
+                    self.code_map[granule - 1] &= ~CODE_NEXT
                 for listener in self.on_code_write:
                     listener(granule)

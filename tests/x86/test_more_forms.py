@@ -122,3 +122,18 @@ def test_a_store_from_data_into_the_next_granules_code_drops_it(engine):
     m.mem_write(ORIGIN, code)
     assert m.run(max_insns=1000).reason == "halt"
     assert (m.reg_read("edi"), m.reg_read("cl")) == (0x11, 0x33)
+
+
+def test_a_store_beside_code_but_not_into_it_keeps_the_translation(engine):
+    # The granule before func's is marked as having code next to it (vmm.memory.CODE_NEXT);
+    # a dword store that ends before func takes the exact test and must not drop func.
+    func = ORIGIN + 0x80
+    main = assemble(f"call {func:#x}\nmov dword ptr [{func - 4:#x}], 0x12345678\ncall {func:#x}\ncli\nhlt")
+    m = machine_with(engine, "nop")
+    m.mem_write(ORIGIN, main + bytes(0x80 - len(main)) + bytes.fromhex("b111" "c3"))
+    assert m.memory.code_map[(func >> 6) - 1] == 0               # nothing marked before the run
+    assert m.run(max_insns=1000).reason == "halt"
+    assert m.mem_read(func - 4, 4) == bytes.fromhex("78563412") and m.reg_read("cl") == 0x11
+    assert m.memory.code_map[(func >> 6) - 1] & 2                 # func's granule is still code
+    if m.translator is not None:
+        assert m.translator.cache.stats.invalidated == 0

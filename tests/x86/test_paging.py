@@ -228,3 +228,47 @@ def test_paged_loop_runs_translated(engine):
     if m.translator is not None:
         assert m.translator.exits.get(3, 0) < 20        # STEP exits: callouts, not every access
         assert m.translator.stats()["page_walks"] >= 1   # misses were filled by the walk callback
+
+
+def test_loop_invariant_and_walking_accesses_in_a_paged_loop(engine):
+    # At tier 2 the loop keeps the host addresses of [edi], [edi + 4] and [esp] (their
+    # registers are not written in the loop) from its first pass; the store through ESI
+    # walks across two page boundaries, each a TLB miss filled inside the loop.
+    m, result = run_paged(engine, f"""
+        mov ecx, 3000
+        mov edi, {ALIAS:#x}
+        mov esi, 0x10000
+        push 0
+    again:
+        mov eax, [edi]
+        add [esp], eax
+        mov [esi], ecx
+        add esi, 4
+        add dword ptr [edi + 4], 1
+        loop again
+        pop ebx
+    """, data={ALIAS_PHYS: struct.pack("<II", 3, 10)})
+    assert result.reason == "halt", result.message
+    assert m.reg_read("ebx") == 9000
+    assert m.mem_read(ALIAS_PHYS + 4, 4) == struct.pack("<I", 3010)
+    assert m.mem_read(0x10000, 3000 * 4) == b"".join(struct.pack("<I", 3000 - k) for k in range(3000))
+    assert pte(m, 0x12000) & D and not pte(m, 0x13000) & A         # walked this far and no further
+    if m.translator is not None and m.jit_tier == 2:
+        assert m.translator.stats()["loop_blocks"] >= 1
+
+
+def test_read_modify_write_of_a_read_only_page_faults_as_a_write(engine):
+    # The translator reads an operand it also writes through the TLB's write view: the #PF
+    # must still come first, with the error code of a write, and leave the page unchanged.
+    read_only = (("pte", 0x6000, 0x6000 | P),)
+    m, result, cr2, code = run_with_pf_handler(engine, """
+        mov eax, cr0
+        or eax, 0x10000
+        mov cr0, eax
+        mov ecx, 20
+    again:
+        add dword ptr [0x6000], 0x12345678
+        loop again
+    """, read_only)
+    assert result.reason == "halt" and cr2 == 0x6000 and code == 0b011        # present, write
+    assert m.mem_read(0x6000, 4) == bytes(4)

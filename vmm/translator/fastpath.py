@@ -55,7 +55,7 @@ from ..x86.segments import FLAT_CODE_FLAGS as SYSENTER_CODE, FLAT_DATA_FLAGS as 
 from ..x86.tlb import view_index
 from . import symbols
 from .irtext import TextArith, Value
-from .llvm_builder import OFFSETS, STATE, code_flags, tlb_host
+from .llvm_builder import OFFSETS, STATE, code_check, tlb_host
 
 FUNCTIONS = ("fast_deliver", "fast_iret", "fast_sysenter", "fast_sysexit")
 HOST = symbols.HOST_HELPER  # guest memory -> host address (also what tier-0 blocks access memory with)
@@ -264,7 +264,8 @@ def _host(module, layout):
     b.cbranch(b.eq(b.and_(kind, b.const(1, 32), 32), b.const(0, 32), 32), "done", "write")
     b.start("write")
     phys = b.trunc(b.sub(host, ram, 64), 64, 32)
-    b.cbranch(code_flags(b, phys, b.add(phys, b.sub(size, b.const(1, 32), 32), 32)), "fail", "done")
+    code_check(b, phys, b.add(phys, b.sub(size, b.const(1, 32), 32), 32), fail_if)
+    b.br("done")
     b.start("done")
     b.ret(host)
     b.start("fail")

@@ -39,7 +39,7 @@ from ..x86.exceptions import pending_word
 from ..x86.state import CpuState, FLAG_BITS
 from ..x86.mode import MODE_PAGING, MODE_SEGMENTS, MODE_SEGMENTS_SHIFT
 from ..x86.tlb import VIEWS, view_index
-from ..memory import CODE_SHIFT
+from ..memory import CODE_HERE, CODE_NEXT, CODE_SHIFT
 from .exits import CONTINUE, BUDGET, STEP
 from .rules import fast_path
 from . import symbols
@@ -144,6 +144,7 @@ class LLVMBuilder(TextArith, Builder):
         self.insn = None
         self.target = None
         self.loop = loop
+        self.invariant = None     # in a self-loop: refs of values the same on every pass
         self.length = length      # the block's instructions: it starts only if all fit the budget
         self.start("entry")
         counter = self.symbol(counter)      # the block's execution counter, for tiers
@@ -167,6 +168,10 @@ class LLVMBuilder(TextArith, Builder):
         self.counter_ptr = counter
         entry["counter"] = self.load_ptr("i64", counter)
         limit = self._load_field("icount_limit")
+        self.invariant = {entry[name].ref for name in loop.read}
+        self.host_slots = {}                        # (linear ref, bits, store) -> alloca, see _hoisted_pointer
+        self.fn.lines.append("")                    # their allocas, written by _hoisted_pointer
+        self.slot_line = len(self.fn.lines) - 1
         header = self.fn.label("loop")
         self.br(header)
         self.start(header)
@@ -284,14 +289,33 @@ class LLVMBuilder(TextArith, Builder):
     def _exit_if_code(self, phys, w):
         """Leave before a store into a granule holding translated code (SMC); an unaligned
         store may touch the next granule too."""
-        self._exit_if(code_flags(self, phys, self.add(phys, self.const(w // 8 - 1, 32), 32) if w > 8 else phys))
+        code_check(self, phys, self.add(phys, self.const(w // 8 - 1, 32), 32) if w > 8 else phys, self._exit_if)
 
     def _paged_pointer(self, linear, w, store):
         """Paging on: the TLB view of this access kind and privilege has one entry per page
         (vmm.x86.tlb), `host page - linear page + 1` or 0.  A miss calls the fill callback
         (a page walk in the monitor, without leaving the block); if the page cannot be
         accessed that way, or is not RAM, or the access crosses into the next page, the
-        instruction leaves for the interpreter, which raises the #PF or does the access."""
+        instruction leaves for the interpreter, which raises the #PF or does the access.
+        An address the instruction stores to (`will_write`) is looked up once, as a write,
+        at its first access: a read-modify-write loads through the write view (a writable
+        page is readable) and stores through the same host address."""
+        key = (linear.ref, w)
+        store = store or linear.ref in self.stored
+        if store and key in self.store_hosts:
+            return self.store_hosts[key]
+        if self.invariant is not None and self._is_invariant(linear):
+            host = self._hoisted_pointer(linear, w, store)
+        else:
+            host = self.inttoptr(self._paged_host(linear, w, store))
+        if store:
+            self.store_hosts[key] = host
+        return host
+
+    def will_write(self, linear):
+        self.stored.add(linear.ref)
+
+    def _paged_host(self, linear, w, store):
         view = self.symbol_int(symbols.machine(f"tlb{view_index(self.user, store)}"))
         kind = self.const(int(store) | (int(self.user) << 1), 32)
         host = tlb_host(self, view, linear, kind, self._exit_if)
@@ -301,7 +325,46 @@ class LLVMBuilder(TextArith, Builder):
         if store:
             phys = self.trunc(self.sub(host, self.symbol_int(symbols.machine("ram")), 64), 64, 32)
             self._exit_if_code(phys, w)
-        return self.inttoptr(host)
+        return host
+
+    def _hoisted_pointer(self, linear, w, store):
+        """A self-loop's access at the same linear address on every pass (`[esp + 8]` with ESP
+        not written in the loop): the host address found on the first pass is kept in a
+        slot (an alloca LLVM turns into a phi) and later passes use it with one test, as
+        LICM would hoist the lookup if llvmlite had it.  Nothing a pass can do changes it:
+        the TLB and the code map change only in the monitor, which runs between blocks
+        (a fill adds its own page's entry and nothing else), and the slot is written only
+        once every check of the access passed."""
+        key = (linear.ref, w, store)
+        slot = self.host_slots.get(key)
+        if slot is None:
+            slot = self.host_slots[key] = Value(self.fn.fresh("slot"), "ptr")
+            self.fn.lines[self.slot_line] += f"\n  {slot.ref} = alloca i64\n  store i64 0, ptr {slot.ref}"
+        cached = self.load_ptr("i64", slot)
+        before, lookup, join = self.current, self.fn.label("lookup"), self.fn.label("hoisted")
+        self.cbranch(self.eq(cached, self.const(0, 64), 64), lookup, join)
+        self.start(lookup)
+        host = self._paged_host(linear, w, store)
+        self.store_ptr(host, slot)
+        found = self.current
+        self.br(join)
+        self.start(join)
+        return self.inttoptr(self.phi("i64", [(cached, before), (host, found)]))
+
+    def _is_invariant(self, v):
+        return not v.ref.startswith("%") or v.ref in self.invariant
+
+    def _binary(self, op, x, y, w, fold):
+        v = super()._binary(op, x, y, w, fold)
+        if self.invariant is not None and self._is_invariant(x) and self._is_invariant(y):
+            self.invariant.add(v.ref)
+        return v
+
+    def _cast(self, op, x, wf, wt, fold):
+        v = super()._cast(op, x, wf, wt, fold)
+        if self.invariant is not None and self._is_invariant(x):
+            self.invariant.add(v.ref)
+        return v
 
     def load(self, linear, w):
         return self.load_ptr(f"i{w}", self._host_pointer(linear, w, False), align=1)
@@ -312,6 +375,7 @@ class LLVMBuilder(TextArith, Builder):
     # ---- control ---------------------------------------------------------------------------
     def begin(self, insn):
         self.insn, self.target, self.exit_label = insn, None, None
+        self.stored, self.store_hosts = set(), {}       # this instruction's, see _paged_pointer
         self.snapshot = (dict(self.values), set(self.dirty), self.cc, self.cc_dirty)
 
     def jump(self, target):
@@ -565,15 +629,26 @@ def tlb_host(b, view, linear, kind, fail_if):
     return entry_host(b, b.phi("i64", [(cached, before), (filled, filled_from)]), linear)
 
 
-def code_flags(b, first, last):
-    """IR: i1, whether the code-granule map marks the granule of the i32 physical address
-    `first` or of `last` (the same value for an access within one granule's reach)."""
+def code_check(b, first, last, fail_if):
+    """IR: `fail_if(cond)` with cond true if the code-granule map (vmm.memory) marks the
+    granule of the i32 physical address `first` or of `last` (in the same granule or the
+    next: stores are at most 64 bytes).  A granule's byte also says whether the next one
+    holds code, so a store to data that has no code next to it costs one byte load and
+    one test; the exact test runs only beside code."""
+    granule = b.lshr(first, b.const(CODE_SHIFT, 32), 32)
     code_map = b.symbol_int(symbols.machine("code_map"))
-
-    def flag(phys):
-        granule = b.zext(b.lshr(phys, b.const(CODE_SHIFT, 32), 32), 32, 64)
-        return b.ne(b.load_ptr("i8", b.inttoptr(b.add(code_map, granule, 64))), b.const(0, 8), 8)
-    return flag(first) if last is first else b.or_(flag(first), flag(last), 1)
+    near = b.load_ptr("i8", b.inttoptr(b.add(code_map, b.zext(granule, 32, 64), 64)))
+    exact, join = b.fn.label("code_near"), b.fn.label("no_code")
+    b.cbranch(b.eq(near, b.const(0, 8), 8), join, exact)
+    b.start(exact)
+    here = b.ne(b.and_(near, b.const(CODE_HERE, 8), 8), b.const(0, 8), 8)
+    if last is not first:
+        crosses = b.ne(b.lshr(last, b.const(CODE_SHIFT, 32), 32), granule, 32)
+        next_ = b.ne(b.and_(near, b.const(CODE_NEXT, 8), 8), b.const(0, 8), 8)
+        here = b.or_(here, b.and_(crosses, next_, 1), 1)
+    fail_if(here)
+    b.br(join)
+    b.start(join)
 
 
 def define_cc_helper(module):

@@ -39,6 +39,8 @@ class Builder:
       reg(index, w, shift) / set_reg(index, v, w, shift)     GPR parts
       field(name) / set_field(name, v)                        32-bit CpuState fields
       seg_base(seg) ; load(linear, w) / store(linear, v, w)
+      will_write(linear)                     this instruction stores to `linear`: made by
+                                             vmm.x86.operands.linear before any access
       seg_checked(seg) -> Python bool        False only if segment register `seg` is known
                                              to be flat (vmm.x86.segaccess): no check needed
       jump(target)                           set EIP after this instruction
@@ -51,6 +53,11 @@ class Builder:
                                              on CpuState with up to four 64-bit args; it may
                                              change CpuState.fpu (which nothing caches)
     """
+
+    def will_write(self, linear):
+        """A hint, before the instruction's first access to `linear`, that it stores there
+        (read-modify-write operands, plain stores).  The interpreter ignores it; the
+        translator looks such an address up once, as a write, for its load and its store."""
 
     def cond_dynamic(self, cc):
         """A jcc/setcc/cmovcc condition when cc_get() is None (flags set before this block)."""

@@ -140,7 +140,10 @@ def linear(b, seg, offset, w, write=False):
     through segment register `seg` goes to, once the access passed the segment's checks
     (vmm.x86.segaccess: #GP(0) or #SS(0) before anything else happens)."""
     check_access(b, seg, offset, w, write)
-    return b.add(b.seg_base(seg), offset, 32)
+    address = b.add(b.seg_base(seg), offset, 32)
+    if write:
+        b.will_write(address)
+    return address
 
 
 def address(b, op, write=False, w=None):
