@@ -186,6 +186,26 @@ probe:"""
     assert vector == GP
 
 
+def test_translation_for_a_flat_segment_is_not_reused_when_it_has_a_base(engine):
+    """Translated code adds no base for a flat segment (vmm.x86.segaccess.is_flat): the same
+    `probe` run with ES flat, then with ES a 4 GiB segment based at BASE, must read through
+    the base the second time."""
+    setup = f"""
+    mov dword ptr [0x2000], 0x1111
+    mov dword ptr [{BASE + 0x2000:#x}], 0x2222
+    call probe
+    mov edx, eax
+    call probe
+    mov ax, {SEG | 3}
+    mov es, ax
+    call probe
+    jmp done
+probe:"""
+    vector, regs = run_case(engine, setup, "mov eax, es:[0x2000]\nret\ndone:\nmov esi, eax",
+                           {SEG: descriptor(BASE, 0xFFFFFFFF, 0xF2)})
+    assert (vector, regs["edx"], regs["esi"]) == (None, 0x1111, 0x2222)
+
+
 def test_code_not_using_gs_is_translated_once_whatever_gs_holds():
     """FS and GS are not in the translation mode (vmm.x86.mode): code run with GS null and
     with GS flat, as a kernel runs with a thread's and a process's GS, is translated once;
@@ -248,7 +268,7 @@ def test_segments_loaded_by_a_task_switch_are_checked(engine):
 def _check_mode_bits(m, insn):
     """A code hook: CpuState.seg_checks must be what the caches say before every instruction."""
     s = m.state
-    expected = sum(1 << n for n in range(6) if not is_flat(n, s.seg[n].flags, s.seg[n].limit))
+    expected = sum(1 << n for n in range(6) if not is_flat(n, s.seg[n].flags, s.seg[n].limit, s.seg[n].base))
     assert s.seg_checks == expected, f"seg_checks {s.seg_checks:#x}, caches say {expected:#x}, at {insn}"
 
 
@@ -290,4 +310,4 @@ def test_real_mode_load_makes_the_segment_read_write_data(engine):
     m, result = run_asm(engine, src)
     assert result.reason == "halt", result.message
     assert m.reg_read("ebx") == 5 and m.mem_read(0x100200, 4) == struct.pack("<I", 5)
-    assert m.state.seg_checks == 0
+    assert m.state.seg_checks == 1 << 3          # DS: its checks pass, but its base is not 0

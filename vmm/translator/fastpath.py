@@ -189,6 +189,7 @@ class _Writer(TextArith):
         if seg == CS:
             flat = self.or_(flat, self.eq(self.bits(flags, FLAT_CODE_MASK), self.c(FLAT_SEGMENT_CODE), 32), 1)
         flat = self.and_(flat, self.eq(limit, self.c(FLAT_LIMIT), 32), 1)
+        flat = self.and_(flat, self.eq(base, self.c(0), 32), 1)
         checks = self.field("seg_checks")
         self.set_field("seg_checks", self.select(flat, self.bits(checks, ~(1 << seg) & 0xFFFFFFFF),
                                                  self.or_(checks, self.c(1 << seg), 32), 32))

@@ -253,7 +253,8 @@ class LLVMBuilder(TextArith, Builder):
         self.set_field(name, self.or_(self.and_(self.field(name), keep, 32), part, 32))
 
     def seg_base(self, seg):
-        return self.field(f"seg{seg}.base")
+        """0 for a segment the mode says is flat (vmm.x86.segaccess.is_flat)."""
+        return self.field(f"seg{seg}.base") if self.seg_checked(seg) else self.const(0, 32)
 
     def seg_checked(self, seg):
         """Static: the block is keyed by the mode it was compiled in, which says which of

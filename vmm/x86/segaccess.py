@@ -10,17 +10,18 @@ register's hidden cache (Segment: limit in bytes, flags = descriptor bits 40-55)
                  instead (as Bochs and QEMU do)
 Through SS the fault is #SS(0) instead of #GP(0) (stack operations included).
 
-Flat segments cost nothing: a segment register is *flat* when no access through it can
-fail these checks (present, 4 GiB, expand-up writable data; for CS, readable code, since a
-store through CS is always checked).  CpuState.seg_checks has bit n set for each segment
+Flat segments cost nothing: a segment register is *flat* when its base is 0 and no access
+through it can fail these checks (present, 4 GiB, expand-up writable data; for CS, readable
+code, since a store through CS is always checked).  CpuState.seg_checks has bit n set for each segment
 register n that is not flat; `segments.set_cache` keeps it, the translation mode carries it
 for ES, CS, SS and DS (vmm.x86.mode: FS and GS are always checked), and translated code
 checks only accesses through a segment the builder does not know to be flat
 (`b.seg_checked`): a failed check leaves for the interpreter, which raises the fault.
+Through a flat one the linear address is the offset itself (no base to add).
 
 Example:
     check_access(b, DS, offset, 32, write=True)      # nothing emitted for a flat DS
-    is_flat(SS, 0xC093, 0xFFFFFFFF)                  # -> True
+    is_flat(SS, 0xC093, 0xFFFFFFFF, 0)               # -> True
 """
 
 from .exceptions import GP, SS as SS_FAULT
@@ -36,10 +37,10 @@ FLAT_MASK = PRESENT | SEGMENT | TYPE_CODE | TYPE_DOWN | TYPE_RW
 CODE_MASK = PRESENT | SEGMENT | TYPE_CODE | TYPE_RW     # conforming or not, both flat
 
 
-def is_flat(seg, flags, limit):
-    """True if no access through segment register `seg` with this cache can fail a check
-    (for CS: no read; stores through CS are always checked)."""
-    if limit != FLAT_LIMIT:
+def is_flat(seg, flags, limit, base):
+    """True if the base is 0 and no access through segment register `seg` with this cache
+    can fail a check (for CS: no read; stores through CS are always checked)."""
+    if limit != FLAT_LIMIT or base:
         return False
     return flags & FLAT_MASK == FLAT_DATA or (seg == CS and flags & CODE_MASK == FLAT_CODE)
 

@@ -46,7 +46,7 @@ def set_cache(state, seg, selector, base, limit, flags):
     cache = state.seg[seg]
     cache.selector, cache.base, cache.limit, cache.flags = selector, base, limit, flags
     bit = 1 << seg
-    state.seg_checks = state.seg_checks & ~bit if is_flat(seg, flags, limit) else state.seg_checks | bit
+    state.seg_checks = state.seg_checks & ~bit if is_flat(seg, flags, limit, base) else state.seg_checks | bit
 
 
 def set_selector(state, seg, selector):

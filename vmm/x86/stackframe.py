@@ -94,7 +94,7 @@ def entry_stack(m, code, cpl, w, ext=0):
     s = m.state
     ss, esp = inner_stack(m, code.dpl, ext)
     segment = checked_stack(m, ss, code.dpl, TS, ext)
-    stack = Stack(m, segment, esp, not is_flat(SS, segment.flags, segment.limit), new_ss=(ss, segment), ext=ext)
+    stack = Stack(m, segment, esp, not is_flat(SS, segment.flags, segment.limit, segment.base), new_ss=(ss, segment), ext=ext)
     stack.push(s.seg[SS].selector, w)
     stack.push(s.gpr[ESP], w)
     return stack, code.dpl
