@@ -171,28 +171,11 @@ def test_call_gate_new_stack_too_small_is_ss_with_its_selector(engine):
     assert (vector, error, eip, cs, esp) == (SS, RING0_STACK_SEG, m.labels["fault"], UCODE, RING3_STACK - 32)
 
 
-def test_translation_for_a_flat_segment_is_not_reused_when_it_is_limited(engine):
-    """The same code (`probe`) runs twice with ES flat, then with ES limited: the third run
-    faults, so translated code keyed by the flat mode did not serve it."""
-    setup = f"""
-    call probe
-    call probe
-    mov ax, {SEG | 3}
-    mov es, ax
-    call probe
-    jmp done
-probe:"""
-    vector, regs = run_case(engine, setup, "mov eax, es:[0x1ffd]\nret\ndone:", {SEG: data(0x1FFF)})
-    assert vector == GP
-
-
-def test_translation_for_a_flat_segment_is_not_reused_when_it_has_a_base(engine):
-    """Translated code adds no base for a flat segment (vmm.x86.segaccess.is_flat): the same
-    `probe` run with ES flat, then with ES a 4 GiB segment based at BASE, must read through
-    the base the second time."""
-    setup = f"""
-    mov dword ptr [0x2000], 0x1111
-    mov dword ptr [{BASE + 0x2000:#x}], 0x2222
+def _probe_flat_then_through_seg(before=""):
+    """`before`, then `probe` called twice with ES flat (EDX: what the second call left in
+    EAX), then once with ES = SEG; `probe:` is the access under test."""
+    return f"""
+    {before}
     call probe
     mov edx, eax
     call probe
@@ -201,8 +184,23 @@ def test_translation_for_a_flat_segment_is_not_reused_when_it_has_a_base(engine)
     call probe
     jmp done
 probe:"""
+
+
+def test_translation_for_a_flat_segment_is_not_reused_when_it_is_limited(engine):
+    """The same code (`probe`) runs twice with ES flat, then with ES limited: the third run
+    faults, so translated code keyed by the flat mode did not serve it."""
+    vector, regs = run_case(engine, _probe_flat_then_through_seg(), "mov eax, es:[0x1ffd]\nret\ndone:",
+                            {SEG: data(0x1FFF)})
+    assert vector == GP
+
+
+def test_translation_for_a_flat_segment_is_not_reused_when_it_has_a_base(engine):
+    """Translated code adds no base for a flat segment (vmm.x86.segaccess.is_flat): the same
+    `probe` run with ES flat, then with ES a 4 GiB segment based at BASE, must read through
+    the base the second time."""
+    setup = _probe_flat_then_through_seg(f"mov dword ptr [0x2000], 0x1111\nmov dword ptr [{BASE + 0x2000:#x}], 0x2222")
     vector, regs = run_case(engine, setup, "mov eax, es:[0x2000]\nret\ndone:\nmov esi, eax",
-                           {SEG: descriptor(BASE, 0xFFFFFFFF, 0xF2)})
+                            {SEG: descriptor(BASE, 0xFFFFFFFF, 0xF2)})
     assert (vector, regs["edx"], regs["esi"]) == (None, 0x1111, 0x2222)
 
 
