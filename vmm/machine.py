@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from .errors import GuestStop, MemoryAccessError, VmmError
 from .devices.bus import Bus
 from .devices.clock import VirtualClock
+from .devices import layout
 from .devices.layout import DEFAULT_RAM_MB
 from .board import attach_devices
 from .boot import load_image
@@ -286,6 +287,10 @@ class Machine:
     def hook_port(self, port, read=None, write=None):
         """Intercept a port: read(port, size) -> int, write(port, size, value)."""
         self.port_hooks[port] = (read, write)
+        for chip, base in ((self.pic.master, layout.PIC_MASTER_PORT), (self.pic.slave, layout.PIC_SLAVE_PORT)):
+            if base <= port < base + layout.PIC_PORTS:
+                chip.native = False          # no native fast path past the hook (vmm.translator.devicepath)
+                chip.settle()
 
     def port_read(self, port, size):
         self.port_accesses += 1

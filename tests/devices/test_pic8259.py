@@ -245,3 +245,35 @@ def test_on_the_io_bus_and_irq_numbers_are_checked(pic):
     assert (bus.read(0x21, 1), bus.read(0xA1, 1)) == (0x5A, 0xA5)
     with pytest.raises(ValueError, match="IRQ 16"):
         pic.raise_irq(16)
+
+
+@pytest.mark.parametrize("change, simple", [
+    (lambda chip: None, True),                                    # operating, as Linux leaves it
+    (lambda chip: chip.write(0, 1, 0x68), False),                 # OCW3: special mask mode on
+    (lambda chip: chip.write(0, 1, 0xC3), False),                 # OCW2 set priority: IR3 lowest
+    (lambda chip: chip.write(0, 1, 0x11), False),                 # ICW1: waiting for ICW2-4
+    (lambda chip: chip.write(0, 1, POLL), False),                 # a poll is pending...
+    (lambda chip: (chip.write(0, 1, POLL), chip.read(0, 1)), True),     # ...until the read
+])
+def test_simple_says_when_a_native_fast_path_may_write_the_chip(pic, change, simple):
+    change(pic.master)
+    assert pic.master.regs.simple == simple
+
+
+def test_auto_eoi_and_a_port_hook_are_not_simple(pic):
+    init(pic, icw4=0x03)                                          # 8086 mode, auto-EOI
+    assert not pic.master.regs.simple
+    init(pic, icw4=0x01)
+    assert pic.master.regs.simple
+    pic.master.native = False
+    pic.master.settle()
+    assert not pic.master.regs.simple
+
+
+def test_registers_are_the_native_structure(pic):
+    pic.raise_irq(3)
+    pic.acknowledge()
+    pic.raise_irq(5)
+    pic.master.write(1, 1, 0x80)
+    r = pic.master.regs
+    assert (r.irr, r.isr, r.imr, r.lines, r.vector_base, r.level) == (0x20, 0x08, 0x80, 0x28, 0x30, 0)

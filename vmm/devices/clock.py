@@ -13,7 +13,9 @@ real time; runs are then not reproducible.
 
 Timers are armed by devices with an absolute deadline in nanoseconds; the monitor caps
 each slice of guest execution at the next deadline (`next_deadline`) and fires what is
-due (`run_due`) between slices.
+due (`run_due`) between slices.  The deadlines live in a native structure (`regs`,
+ClockRegs: NO_DEADLINE for a timer not armed), so translated code can see which comes next
+(vmm.translator.devicepath wakes a hlt for the PIT's tick without the monitor).
 
 Example:
     clock = VirtualClock(machine.state)
@@ -22,6 +24,7 @@ Example:
     clock.run_due()                           # called by the monitor loop
 """
 
+import ctypes
 import time
 
 from ..errors import VmmError
@@ -29,22 +32,35 @@ from ..errors import VmmError
 NS_PER_TICK = 1                 # one guest instruction (TSC tick) is one virtual nanosecond
 MODES = ("virtual", "host")
 IDLE_SLEEP_NS = 50_000_000      # longest host sleep in one idle step (host mode)
+MAX_TIMERS = 8
+NO_DEADLINE = (1 << 64) - 1
+
+
+class ClockRegs(ctypes.Structure):
+    """What native code reads of the clock: each timer's deadline, and whether time is virtual."""
+    _fields_ = [("deadlines", ctypes.c_uint64 * MAX_TIMERS), ("virtual", ctypes.c_uint32)]
 
 
 class Timer:
     """A one-shot callback at an absolute virtual time; re-arm it from the callback."""
 
-    def __init__(self, clock, callback):
+    def __init__(self, clock, callback, index):
         self.clock = clock
         self.callback = callback
-        self.deadline = None
+        self.index = index              # its slot in clock.regs.deadlines
+
+    @property
+    def deadline(self):
+        """The armed deadline (ns), or None."""
+        deadline = self.clock.regs.deadlines[self.index]
+        return None if deadline == NO_DEADLINE else deadline
 
     def arm(self, deadline_ns):
-        self.deadline = deadline_ns
+        self.clock.regs.deadlines[self.index] = deadline_ns
         self.clock.changed()
 
     def cancel(self):
-        self.deadline = None
+        self.clock.regs.deadlines[self.index] = NO_DEADLINE
 
 
 class VirtualClock:
@@ -55,6 +71,8 @@ class VirtualClock:
             raise VmmError(f"clock {mode!r} is not one of {', '.join(MODES)}")
         self.state = state
         self.mode = mode
+        self.regs = ClockRegs(virtual=mode == "virtual")
+        self.regs.deadlines[:] = [NO_DEADLINE] * MAX_TIMERS
         self.timers = []
         self.on_change = None       # the machine: a new deadline may shorten the current slice
         self._wall0 = time.monotonic_ns()
@@ -65,7 +83,9 @@ class VirtualClock:
         return ((s.tsc + s.icount) & 0xFFFFFFFFFFFFFFFF) * NS_PER_TICK
 
     def timer(self, callback):
-        t = Timer(self, callback)
+        if len(self.timers) == MAX_TIMERS:
+            raise VmmError(f"a machine has at most {MAX_TIMERS} device timers")
+        t = Timer(self, callback, len(self.timers))
         self.timers.append(t)
         return t
 
@@ -76,12 +96,8 @@ class VirtualClock:
     def next_deadline(self):
         """The earliest armed deadline, or None (a plain loop: the monitor asks at every
         slice and every hlt)."""
-        earliest = None
-        for t in self.timers:
-            deadline = t.deadline
-            if deadline is not None and (earliest is None or deadline < earliest):
-                earliest = deadline
-        return earliest
+        earliest = min(self.regs.deadlines)
+        return None if earliest == NO_DEADLINE else earliest
 
     def advance(self, ns):
         """Move guest time forward by `ns` without running instructions."""
@@ -111,7 +127,8 @@ class VirtualClock:
         """Fire every timer whose deadline has passed (a callback may re-arm its timer)."""
         self.sync_host()
         now = self.now()
+        deadlines = self.regs.deadlines
         for t in self.timers:
-            if t.deadline is not None and t.deadline <= now:
-                t.deadline = None
+            if deadlines[t.index] <= now:
+                deadlines[t.index] = NO_DEADLINE
                 t.callback()

@@ -20,6 +20,12 @@ the spurious vector, IRQ 7 of the chip that answers (IRQ 15 for the slave), and 
 ISR bit: the master acknowledges IRQ 2 and the slave answers 7.  ICW1's ADI and the
 8080/85 call-address mode (ICW4 bit 0 clear) change nothing on a PC and are ignored.
 
+IRR, ISR, IMR and the INT pin live in a native structure (`regs`, PicRegs) with a flag,
+`simple`, saying the chip is in the plain mode a native fast path may handle (the
+translator's writes of EOIs and masks, vmm.translator.devicepath): operating, fixed
+priority, no special mask, auto-EOI, poll, level triggering or special nesting, and
+`native` (false while a Machine port hook watches the chip's ports).
+
 Example:
     pic = PicPair(on_intr=lambda: None)
     bus.register(0x20, 2, pic.master); bus.register(0xA0, 2, pic.slave)
@@ -27,6 +33,8 @@ Example:
     if pic.has_interrupt():
         vector = pic.acknowledge()      # 0x08 with the BIOS's ICW2; the guest sends EOI later
 """
+
+import ctypes
 
 from . import layout
 from .bus import Device
@@ -37,16 +45,31 @@ ICW4_AEOI, ICW4_SFNM = 0x02, 0x10
 NONE = 8                         # "no bit" from _priority
 
 
+class PicRegs(ctypes.Structure):
+    """The registers a native fast path reads and writes (module docstring)."""
+    _fields_ = [("irr", ctypes.c_uint8), ("isr", ctypes.c_uint8), ("imr", ctypes.c_uint8),
+                ("level", ctypes.c_uint8), ("simple", ctypes.c_uint8), ("lines", ctypes.c_uint8),
+                ("vector_base", ctypes.c_uint8)]
+
+
+def _register(name):
+    return property(lambda chip: getattr(chip.regs, name), lambda chip, value: setattr(chip.regs, name, value))
+
+
 class Pic8259(Device):
     """One 8259A.  `output(level)` hears its INT pin (the master's goes to the CPU, the
     slave's to the master's input 2)."""
 
+    irr, isr, imr = _register("irr"), _register("isr"), _register("imr")
+    lines = _register("lines")                   # input pin levels (the edge detectors' memory)
+    vector_base = _register("vector_base")       # ICW2
+    level = property(lambda chip: bool(chip.regs.level), lambda chip, value: setattr(chip.regs, "level", value))
+
     def __init__(self, output, is_master):
+        self.regs = PicRegs()
         self.output = output
         self.is_master = is_master
-        self.level = False               # the INT pin
-        self.lines = 0                   # input pin levels (the edge detectors' memory)
-        self.irr = self.isr = self.imr = 0
+        self.native = True               # a native fast path may write the ports
         self.level_mode = False          # ICW1 LTIM: IRR follows the input level
         self._reset()
 
@@ -63,25 +86,32 @@ class Pic8259(Device):
         self.auto_eoi = self.rotate_on_aeoi = self.nested = False
         self.init_step = 0               # 0: operating; 2, 3, 4: waiting for that ICW
         self.want_icw3 = self.want_icw4 = False
+        self.settle()
+
+    def settle(self):
+        """Recompute `regs.simple` after a mode change (module docstring)."""
+        self.regs.simple = (self.native and not self.init_step and not self.priority_base and not self.poll
+                            and not (self.special_mask or self.auto_eoi or self.level_mode or self.nested))
 
     # ---- pins ----------------------------------------------------------------------------
     def set_line(self, irq, level):
-        bit = 1 << irq
+        bit, regs = 1 << irq, self.regs
         if self.level_mode:
-            self.irr = self.irr | bit if level else self.irr & ~bit
+            regs.irr = regs.irr | bit if level else regs.irr & ~bit
         elif level and not self.lines & bit:
-            self.irr |= bit
+            regs.irr |= bit
         self.lines = self.lines | bit if level else self.lines & ~bit
         self._update()
 
     def pending(self):
         """The input INTA would deliver, or None: the highest-priority unmasked request that
         outranks everything in service (special mask mode: masked ISR bits do not count)."""
-        requests = self.irr & ~self.imr
+        regs = self.regs
+        requests = regs.irr & ~regs.imr
         if not requests:
             return None
         request = self._priority(requests)
-        in_service = self.isr & ~self.imr if self.special_mask else self.isr
+        in_service = regs.isr & ~regs.imr if self.special_mask else regs.isr
         if self.nested and self.is_master:
             in_service &= ~(1 << layout.PIC_CASCADE_IRQ)    # the slave may nest
         if not in_service or request < self._priority(in_service):
@@ -99,8 +129,8 @@ class Pic8259(Device):
 
     def _update(self):
         level = self.pending() is not None
-        if level != self.level or level:
-            self.level = level
+        if level != self.regs.level or level:
+            self.regs.level = level
             self.output(level)
 
     def intack(self, irq):
@@ -109,9 +139,9 @@ class Pic8259(Device):
             if self.rotate_on_aeoi:
                 self.priority_base = (irq + 1) & 7
         else:
-            self.isr |= 1 << irq
+            self.regs.isr |= 1 << irq
         if not self.level_mode:
-            self.irr &= ~(1 << irq)
+            self.regs.irr &= ~(1 << irq)
         self._update()
 
     # ---- ports ---------------------------------------------------------------------------
@@ -119,6 +149,7 @@ class Pic8259(Device):
         if self.poll:
             # A poll is an INTA without the vector: bit 7 says whether one was pending.
             self.poll = False
+            self.settle()
             irq = self.pending()
             if irq is None:
                 return 0
@@ -134,6 +165,7 @@ class Pic8259(Device):
             self._command(value)
         else:
             self._data(value)
+        self.settle()
         self._update()
 
     def _command(self, value):

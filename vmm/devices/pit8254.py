@@ -29,12 +29,19 @@ low otherwise (the chip has the inverse, a one-clock low pulse).  OUT's rising e
 IRQ 0's timing, are the same either way.  Unlike QEMU, a low GATE holds OUT high in modes
 2 and 3, as the datasheet says.
 
+Counter 0's rising edges in modes 2 and 3 are also described natively (`tick`, PitTick: the
+PIT clock edge of the armed deadline and the period), so translated code can fire that
+timer itself (vmm.translator.devicepath): the next edge is `period` clocks later, at
+`edge_ns` of it, exactly what `next_rising_edge` works out.
+
 Example:
     pit = Pit8254(machine.clock, irq0=lambda: (pic.raise_irq(0), pic.lower_irq(0)))
     bus.register(0x40, 4, pit)
     bus.register(0x61, 1, PortB(pit, machine.clock))
     pit.write(3, 1, 0x34); pit.write(0, 1, 0x9C); pit.write(0, 1, 0x2E)   # 100 Hz on IRQ 0
 """
+
+import ctypes
 
 from . import layout
 from .bus import Device
@@ -55,9 +62,22 @@ def ticks_between(start_ns, now_ns):
     return clock_edges(now_ns) - clock_edges(start_ns)
 
 
+def edge_ns(edge):
+    """The first nanosecond by which PIT clock edge number `edge` (from time 0) has come."""
+    return -(-edge * NS_PER_S // layout.PIT_HZ)
+
+
 def ns_after(start_ns, ticks):
     """The first nanosecond by which `ticks` PIT clock edges have come since `start_ns`."""
-    return -(-(clock_edges(start_ns) + ticks) * NS_PER_S // layout.PIT_HZ)
+    return edge_ns(clock_edges(start_ns) + ticks)
+
+
+class PitTick(ctypes.Structure):
+    """Counter 0's periodic OUT edges for native code (module docstring): `periodic` is set
+    while its timer is armed for `edge` (a PIT clock edge number) in mode 2 or 3, the next
+    edges coming every `period` clocks; `timer` is its slot in the clock's deadlines."""
+    _fields_ = [("edge", ctypes.c_uint64), ("period", ctypes.c_uint32), ("timer", ctypes.c_uint32),
+                ("periodic", ctypes.c_uint32)]
 
 
 def to_bcd(value):
@@ -77,6 +97,7 @@ class Counter:
         self.clock = clock
         self.on_edge = on_edge
         self.timer = clock.timer(self._edge) if on_edge else None
+        self.tick = PitTick(timer=self.timer.index if on_edge else 0)
         self.mode, self.access, self.bcd = 3, ACCESS_WORD, False
         self.reload = 0x10000            # N, the initial count (0 written means 65536 / 10000)
         self.loaded = False              # a count was written since the control word
@@ -133,6 +154,11 @@ class Counter:
 
     def next_rising_edge(self, now):
         """The time of OUT's next rising edge after `now`, or None if none is coming."""
+        edge = self._next_edge(now)
+        return None if edge is None else edge_ns(edge)
+
+    def _next_edge(self, now):
+        """The PIT clock edge number (from time 0) of OUT's next rising edge, or None."""
         if not self.running:
             return None
         n, d, kind = self.reload, self.elapsed(now), self._kind()
@@ -142,7 +168,7 @@ class Counter:
             edge = n
         if edge <= d:
             return None
-        return ns_after(self.start_ns, edge - self.ticks_before)
+        return clock_edges(self.start_ns) + edge - self.ticks_before
 
     def _restart(self, now):
         self.start_ns, self.ticks_before = now, 0
@@ -155,11 +181,13 @@ class Counter:
 
     def _arm(self, now):
         if self.timer is not None:
-            edge = self.next_rising_edge(now)
+            edge = self._next_edge(now)
+            self.tick.periodic = edge is not None and self._kind() in (2, 3)
             if edge is None:
                 self.timer.cancel()
             else:
-                self.timer.arm(edge)
+                self.tick.edge, self.tick.period = edge, self.reload
+                self.timer.arm(edge_ns(edge))
 
     # ---- GATE ---------------------------------------------------------------------------
     def set_gate(self, level, now):
@@ -189,6 +217,7 @@ class Counter:
         self.read_msb = self.write_msb = False
         self.latched = []
         if self.timer is not None:
+            self.tick.periodic = False
             self.timer.cancel()
 
     def write(self, value, now):

@@ -50,7 +50,7 @@ from .. import cache as cache_limits
 from ..cache.tcache import Block, CodeUnit, TranslationCache, block_key
 from ..cachedir import cache_dir
 from ..x86.fpu import native as native_helpers
-from . import background, fastpath, monitorcall, symbols
+from . import background, devicepath, fastpath, monitorcall, symbols
 from .blocks import MAX_INSNS, PAGE_SIZE, Decoded, Plan, byte_runs, form_block
 from .dispatch import build_dispatcher
 from .exits import BUDGET, MISS, STEP
@@ -96,7 +96,7 @@ class Translator:
         # through slots by blocks and the dispatcher; `fast_enabled` is off under -d tracing.
         self.fast_slots = {name: ctypes.c_uint64() for name in fastpath.FUNCTIONS}
         self.fast_enabled = ctypes.c_uint32(1)
-        self.fast_counts = (ctypes.c_uint64 * len(fastpath.FUNCTIONS))()
+        self.fast_counts = (ctypes.c_uint64 * len(fastpath.COUNTS))()
         self.fast = None             # {name: ctypes function} once compiled
         self.layout.fast = {f"{name}_slot": ctypes.addressof(slot) for name, slot in self.fast_slots.items()}
         self.layout.fast.update(fast_enabled=ctypes.addressof(self.fast_enabled),
@@ -104,6 +104,10 @@ class Translator:
         # Port I/O, hlt, invlpg: blocks call the monitor through a slot and go on (vmm.translator.monitorcall).
         self.monitor_call = MonitorCall(self)
         self.layout.fast[f"{monitorcall.NAME}_slot"] = ctypes.addressof(self.monitor_call.slot)
+        self.layout.fast["monitor_python_slot"] = ctypes.addressof(self.monitor_call.python_slot)
+        self.layout.fast["pic_regs"] = ctypes.addressof(machine.pic.master.regs)
+        self.layout.fast["clock_regs"] = ctypes.addressof(machine.clock.regs)
+        self.layout.fast["pit_tick"] = ctypes.addressof(machine.devices["pit"].counters[0].tick)
         module = Module("dispatcher")
         build_dispatcher(module, self.cache, self.layout, ctypes.addressof(self.fast_slots["fast_deliver"]))
         define_fill_trampoline(module, ctypes.cast(self._tlb_fill, ctypes.c_void_p).value)
@@ -180,6 +184,8 @@ class Translator:
             self.entries += 1
             code = self.dispatch(self.state_address)
             self.monitor_call.reraise()          # a host error in a handler the block called
+            if s.icount_limit < cap:             # a hlt woken in translated code cut the slice at
+                limit = min(limit, s.icount_limit)       # the next timer deadline (devicepath)
             s.icount_limit = limit
             self.exits[code] = self.exits.get(code, 0) + 1
             if s.pending_fault:
@@ -235,6 +241,7 @@ class Translator:
         if self.fast is None:
             module = Module("fastpath")
             fastpath.build(module, self.layout)
+            devicepath.build(module, self.layout, self.m.slice)
             table = {name: self.machine_symbols[name] for name in module.externals()}
             addresses, _, _ = self.jit.compile(module.text(), [*fastpath.FUNCTIONS, fastpath.HOST], tier=2,
                                                symbols=table, permanent=True)
@@ -243,6 +250,7 @@ class Translator:
             for name, address in addresses.items():
                 self.fast_slots[name].value = address
                 self.fast[name] = fastpath.SIGNATURES[name](address)
+            self.monitor_call.slot.value = addresses[devicepath.NAME]
         return self.fast
 
     def deliver_external(self, vector):
@@ -650,6 +658,7 @@ class Translator:
             "link": dict(self.jit.link_stats),
             "evictions": self.evictions,
             "monitor_calls": {"done": self.monitor_call.done, "declined": self.monitor_call.declined},
+            "fast_paths": dict(zip(fastpath.COUNTS, self.fast_counts)),        # uses, natively
             "disk": dict(self.disk.stats) if self.disk is not None else None,
         }
 

@@ -57,13 +57,15 @@ from . import symbols
 from .irtext import TextArith, Value
 from .llvm_builder import OFFSETS, STATE, code_check, tlb_host
 
-FUNCTIONS = ("fast_deliver", "fast_iret", "fast_sysenter", "fast_sysexit")
+FUNCTIONS = ("fast_deliver", "fast_iret", "fast_sysenter", "fast_sysexit", "fast_monitor")   # the last: devicepath
+COUNTS = FUNCTIONS + ("fast_wake",)     # Translator.fast_counts: uses of each, fast_monitor's hlt wakes apart
 HOST = symbols.HOST_HELPER  # guest memory -> host address (also what tier-0 blocks access memory with)
 DONE, DECLINE = 0, 1
 SIGNATURES = {"fast_deliver": ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, *[ctypes.c_uint32] * 5),
               "fast_iret": ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p),
               "fast_sysenter": ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p),
-              "fast_sysexit": ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)}
+              "fast_sysexit": ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p),
+              "fast_monitor": ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, *[ctypes.c_uint32] * 3)}
 CLEARED_ON_ENTRY = TF_MASK | NT_MASK | RF_MASK | VM_MASK
 CODE_OK, CODE_MASK = 0x4099, 0x409D     # flags word: D, P, S, code, accessed; not conforming
 STACK_OK, STACK_MASK = 0x4093, 0x409B   # B, P, S, data, writable, accessed
@@ -194,9 +196,9 @@ class _Writer(TextArith):
         self.set_field("seg_checks", self.select(flat, self.bits(checks, ~(1 << seg) & 0xFFFFFFFF),
                                                  self.or_(checks, self.c(1 << seg), 32), 32))
 
-    def count(self):
-        """One more use of this fast path (Translator.fast_counts, by FUNCTIONS)."""
-        k = FUNCTIONS.index(self.fn.name)
+    def count(self, name=None):
+        """One more use of this fast path, or of `name` (Translator.fast_counts, by COUNTS)."""
+        k = COUNTS.index(name or self.fn.name)
         slot = self.inttoptr(self.add(self.symbol_int(symbols.machine("fast_counts")), self.const(8 * k, 64), 64))
         self.store_ptr(self.add(self.load_ptr("i64", slot), self.const(1, 64), 64), slot)
 
@@ -211,7 +213,7 @@ class _Writer(TextArith):
 
 
 def build(module, layout):
-    """Define fast_host and FUNCTIONS in `module` for a machine (`layout`:
+    """Define fast_host and FUNCTIONS (but fast_monitor: vmm.translator.devicepath) in `module` for a machine (`layout`:
     vmm.translator.llvm_builder.MemoryLayout); they link with its machine symbols plus
     vmm.fast_enabled and vmm.fast_counts (Translator)."""
     _host(module, layout)

@@ -63,6 +63,8 @@ from ..errors import GuestFault
 from ..x86.callouts import MONITOR_CALL as NAME      # the fast path's name: vmm.monitor_call_slot
 from ..x86.decoder import fetch
 from ..x86.interrupts import deliver
+from ..x86.state import EDX
+from .devicepath import could_handle
 from .fastpath import DECLINE, DONE
 
 LEAVE = 2                              # DONE, DECLINE and this: what LLVMBuilder._emit_fast expects
@@ -76,7 +78,9 @@ class MonitorCall:
         self.translator = translator
         self.m = translator.m
         self._callback = _CALLBACK(self._call)      # kept alive as long as the slot holds it
-        self.slot = ctypes.c_uint64(ctypes.cast(self._callback, ctypes.c_void_p).value)
+        self.python_slot = ctypes.c_uint64(ctypes.cast(self._callback, ctypes.c_void_p).value)
+        self.slot = ctypes.c_uint64(self.python_slot.value)     # then the native fast path in front
+                                                                # of it (vmm.translator.devicepath)
         self.insns = {}            # (eip, raw, length) -> Insn
         self.done = 0              # callouts run through the callback (DONE)
         self.declined = 0
@@ -89,6 +93,8 @@ class MonitorCall:
         if not self.translator.fast_enabled.value:
             self.declined += 1
             return DECLINE
+        if self.translator.fast is None and could_handle(low, length, s.gpr[EDX] & 0xFFFF):
+            self.translator.fast_paths()                 # from now on devicepath goes first
         accesses = m.port_accesses
         insn = None
         try:
