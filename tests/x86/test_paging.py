@@ -272,3 +272,28 @@ def test_read_modify_write_of_a_read_only_page_faults_as_a_write(engine):
     """, read_only)
     assert result.reason == "halt" and cr2 == 0x6000 and code == 0b011        # present, write
     assert m.mem_read(0x6000, 4) == bytes(4)
+
+
+def test_a_paged_loop_walking_down_across_pages_with_unaligned_reads(engine):
+    # At tier 2 the loop keeps the page its last read found: reads walking down by 3 bytes
+    # leave it for the page below, and one read straddles each boundary (the interpreter's).
+    start = 0x13000 + 7
+    m, result = run_paged(engine, f"""
+        mov ecx, 4000
+        mov esi, {start:#x}
+        xor eax, eax
+    again:
+        add eax, [esi]
+        rol eax, 1
+        sub esi, 3
+        loop again
+    """, data={0x10000: bytes(range(256)) * 64})
+    assert result.reason == "halt", result.message
+    memory, expected = (bytes(range(256)) * 64), 0
+    for k in range(4000):
+        at = start - 3 * k - 0x10000
+        expected = (expected + struct.unpack("<I", memory[at:at + 4])[0]) & 0xFFFFFFFF
+        expected = ((expected << 1) | (expected >> 31)) & 0xFFFFFFFF
+    assert m.reg_read("eax") == expected
+    if m.translator is not None and m.jit_tier == 2:
+        assert m.translator.stats()["loop_blocks"] >= 1

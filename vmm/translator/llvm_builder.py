@@ -74,6 +74,7 @@ CC_FIELDS_SET = frozenset(CC_FIELDS)
 SPECULATED_CC = ((flags.SUB, 32), (flags.LOGIC, 32), (flags.ADD, 32), (flags.INC, 32))
 assert len(SPECULATED_CC) <= COMPARE_CHAIN_MAX
 STATE = Value("%state", "ptr")
+NO_PAGE = 1 << 63          # a page slot's value before any lookup: no 32-bit address is inside it
 
 
 class MemoryLayout:
@@ -305,10 +306,12 @@ class LLVMBuilder(TextArith, Builder):
         store = store or linear.ref in self.stored
         if store and key in self.store_hosts:
             return self.store_hosts[key]
-        if self.invariant is not None and self._is_invariant(linear):
+        if self.invariant is None:
+            host = self.inttoptr(self._paged_host(linear, w, store))
+        elif self._is_invariant(linear):
             host = self._hoisted_pointer(linear, w, store)
         else:
-            host = self.inttoptr(self._paged_host(linear, w, store))
+            host = self._page_cached_pointer(linear, w, store)
         if store:
             self.store_hosts[key] = host
         return host
@@ -336,11 +339,7 @@ class LLVMBuilder(TextArith, Builder):
         the TLB and the code map change only in the monitor, which runs between blocks
         (a fill adds its own page's entry and nothing else), and the slot is written only
         once every check of the access passed."""
-        key = (linear.ref, w, store)
-        slot = self.host_slots.get(key)
-        if slot is None:
-            slot = self.host_slots[key] = Value(self.fn.fresh("slot"), "ptr")
-            self.fn.lines[self.slot_line] += f"\n  {slot.ref} = alloca i64\n  store i64 0, ptr {slot.ref}"
+        slot = self._slot((linear.ref, w, store), 0)
         cached = self.load_ptr("i64", slot)
         before, lookup, join = self.current, self.fn.label("lookup"), self.fn.label("hoisted")
         self.cbranch(self.eq(cached, self.const(0, 64), 64), lookup, join)
@@ -351,6 +350,45 @@ class LLVMBuilder(TextArith, Builder):
         self.br(join)
         self.start(join)
         return self.inttoptr(self.phi("i64", [(cached, before), (host, found)]))
+
+    def _page_cached_pointer(self, linear, w, store):
+        """A self-loop's access whose address changes from pass to pass (`[ebp]` with EBP
+        stepping through an array): the page the last pass found (its linear address and
+        `host - linear`) is kept in two slots, and an access that lies wholly inside it
+        costs a subtract and a compare instead of the TLB lookup and the page-crossing test
+        (the same reasoning as _hoisted_pointer keeps the page valid).  A store still tests
+        its own granule for code."""
+        page_slot = self._slot((linear.ref, w, store, "page"), NO_PAGE)
+        delta_slot = self._slot((linear.ref, w, store, "delta"), 0)
+        address = self.zext(linear, 32, 64)
+        page, delta = self.load_ptr("i64", page_slot), self.load_ptr("i64", delta_slot)
+        inside = self.ule(self.sub(address, page, 64), self.const(0x1000 - w // 8, 64), 64)
+        hit, lookup, join = self.fn.label("same_page"), self.fn.label("lookup"), self.fn.label("paged")
+        self.cbranch(inside, hit, lookup)
+        self.start(hit)
+        cached = self.add(delta, address, 64)
+        if store:
+            phys = self.trunc(self.sub(cached, self.symbol_int(symbols.machine("ram")), 64), 64, 32)
+            self._exit_if_code(phys, w)
+        hit_from = self.current
+        self.br(join)
+        self.start(lookup)
+        host = self._paged_host(linear, w, store)
+        self.store_ptr(self.and_(address, self.const(~0xFFF, 64), 64), page_slot)
+        self.store_ptr(self.sub(host, address, 64), delta_slot)
+        found = self.current
+        self.br(join)
+        self.start(join)
+        return self.inttoptr(self.phi("i64", [(cached, hit_from), (host, found)]))
+
+    def _slot(self, key, initial):
+        """The i64 alloca `key` names, stored `initial` in the entry block (a loop's slot,
+        see _hoisted_pointer)."""
+        slot = self.host_slots.get(key)
+        if slot is None:
+            slot = self.host_slots[key] = Value(self.fn.fresh("slot"), "ptr")
+            self.fn.lines[self.slot_line] += f"\n  {slot.ref} = alloca i64\n  store i64 {initial}, ptr {slot.ref}"
+        return slot
 
     def _is_invariant(self, v):
         return not v.ref.startswith("%") or v.ref in self.invariant
