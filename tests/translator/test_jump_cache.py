@@ -12,7 +12,7 @@ import pytest
 
 from tests.asmguest import ORIGIN, assemble, machine_with, new_machine
 from tests.x86.test_paging import ALIAS, ALIAS_PHYS, G, P, PD, PROLOGUE, PT1, RW, tables
-from vmm.cache.tcache import Block, CodeUnit, TranslationCache, jump_tag
+from vmm.cache.tcache import FEW_PAGES, Block, CodeUnit, TranslationCache, jump_tag
 from vmm.memory import PhysicalMemory
 from vmm.translator.dispatch import jump_cache_index
 from vmm.translator.exits import MISS
@@ -89,11 +89,11 @@ def test_keep_spares_the_marked_pages(cache):
 
 
 def test_no_argument_clears_every_slot(cache):
-    """flush_jump_cache() zeroes the whole table, tags and code addresses."""
+    """flush_jump_cache() empties every slot (a tag of 0: the dispatcher reads no code
+    address past a tag that does not match), slot by slot for a few pages."""
     cache.flush_jump_cache()
     assert not any(cached(cache, eip) for eip in EIPS_A + EIPS_B)
-    assert not cache.jump_tags.any()
-    assert all(slot.fn == 0 for slot in cache.jump_cache)
+    assert not cache.jump_tags.any() and not cache.page_slots
 
 
 def test_machine_mappings_changed_flushes_as_the_tlb_does():
@@ -248,3 +248,20 @@ def test_blocks_missing_from_the_jump_cache_are_found_without_python(variant, pa
         return m.translator.exits[MISS] - misses
 
     assert another_pass(flush=True) == another_pass(flush=False) == 0
+
+
+@pytest.mark.parametrize("pages", [3, FEW_PAGES + 5])
+def test_full_and_global_keeping_flushes_with_few_and_many_pages(pages):
+    """Up to FEW_PAGES published pages a flush clears their slots one by one; past that it
+    clears the table at once (memset, or a vector pass keeping the global pages)."""
+    eips = [0x40000000 + 0x1000 * k + 0x20 for k in range(pages)]
+    MODES.update({eip & ~0xFFF: 0b01 for eip in eips})
+    for keep_first in (False, True):
+        tc = TranslationCache(PhysicalMemory(1 << 20), limit=1024)
+        fill(tc, eips)
+        keep = None
+        if keep_first:
+            keep = numpy.zeros(1 << 20, dtype=bool)
+            keep[eips[0] >> 12] = True
+        tc.flush_jump_cache(keep=keep)
+        assert [cached(tc, eip) for eip in eips] == [keep_first] + [False] * (pages - 1)

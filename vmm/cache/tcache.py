@@ -58,6 +58,7 @@ from ..translator.dispatch import JUMP_CACHE_BITS, jump_cache_index
 MAX_CHAIN_SLOTS = 1 << 18
 PAGE_BITS = numpy.uint64(PAGE_SHIFT)
 ONE, EIP_MASK = numpy.uint64(1), numpy.uint64(0xFFFFFFFF)
+FEW_PAGES = 64             # a full jump-cache flush clears slot by slot up to this many pages (else memset)
 
 
 def block_key(eip, phys, mode):
@@ -324,11 +325,15 @@ class TranslationCache:
         again at the next miss).  Blocks and chains stay: chains link blocks by key, which
         holds the physical address, and never leave a page nor enter a crossing block."""
         self.stats.jump_cache_flushes += 1
-        if page is None and keep is None:
+        if page is not None:
+            self._flush_page(page >> PAGE_SHIFT)
+        elif len(self.page_slots) <= FEW_PAGES:          # a small guest or a fresh address space:
+            for number in list(self.page_slots):          # its slots one by one
+                if keep is None or not keep[number]:
+                    self._flush_page(number)
+        elif keep is None:
             ctypes.memset(self.jump_cache, 0, ctypes.sizeof(self.jump_cache))
             self.page_slots.clear()
-        elif page is not None:
-            self._flush_page(page >> PAGE_SHIFT)
         else:
             pages = ((self.jump_tags - ONE) & EIP_MASK) >> PAGE_BITS        # tag = eip + 1 + mode << 32
             self.jump_tags[~keep[pages]] = 0

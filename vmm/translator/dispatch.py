@@ -4,11 +4,14 @@
 checked segments: vmm.x86.mode.mode_of, computed here the same way) up in the jump cache
 (a native direct-mapped table, QEMU's tb_jmp_cache), call the block, and go on while blocks
 return CONTINUE.  When the jump cache misses, EIP goes through the software TLB's read view
-of the CPL (vmm.x86.tlb; paging off, it is the physical address) and the block is looked up
-in the native block table (vmm.cache.blocktable, QEMU's tb_htable); only if the TLB or the
-table misses too does Python see MISS.  A budget expiry or a STEP returns the exit code to Python.
+of the CPL (vmm.x86.tlb; paging off, it is the physical address; a TLB miss is filled by the
+page walk's callback, `tlb_fill`, as blocks fill theirs) and the block is looked up in the
+native block table (vmm.cache.blocktable, QEMU's tb_htable); only if the walk finds no page
+or the table misses too does Python see MISS (after a CR3 reload, the first block of the
+new address space is found without Python).  A budget expiry or a STEP returns the exit code to Python.
 Blocks check the budget themselves at entry.  A STEP that left a fault in `pending_fault`
-(Mmu.fill, raise_if) is delivered here by the native fast path whose address is in the
+(Mmu.fill, raise_if), or a miss whose fill found one (an instruction fetch from a page not
+present: demand paging of code), is delivered here by the native fast path whose address is in the
 slot at `deliver_slot` (0 until it is compiled), and the loop goes on in the handler; only
 if it declines does Python see the STEP.
 
@@ -22,7 +25,7 @@ from ..x86.state import CpuState
 from ..cache.blocktable import ENTRY_SIZE as TABLE_ENTRY_SIZE, HASH_MULTIPLIER
 from .exits import CONTINUE, MISS, STEP
 from .irtext import TextArith, Value
-from .llvm_builder import OFFSETS, entry_host, tlb_entry
+from .llvm_builder import FILL_CC, OFFSETS, entry_host, tlb_entry
 
 JUMP_CACHE_BITS = 14
 ENTRY_SIZE = 16            # u64 tag (eip + 1 + mode << 32; 0 = empty), u64 function address
@@ -62,11 +65,12 @@ def build_dispatcher(module, cache, layout, deliver_slot):
     b.start("call")
     code = b.call(b.inttoptr(b.phi("i64", [(target, "loop"), (found, "match")])).ref, "i32", [state])
     b.cbranch(b.eq(code, b.const(CONTINUE, 32), 32), "loop", "out")
-    b.start("give_up")
-    b.ret(b.const(MISS, 32))
+    b.start("give_up")                   # a page fault the fill found is delivered as a STEP's is
+    b.br("step")
     b.start("out")
     b.cbranch(b.eq(code, b.const(STEP, 32), 32), "step", "leave")
     b.start("step")
+    exit_code = b.phi("i32", [(b.const(MISS, 32), "give_up"), (code, "out")])
     fault_slot = b.gep(state, OFFSETS["pending_fault"][0])
     fault = b.load_ptr("i32", fault_slot)
     deliver = b.load_ptr("i64", b.inttoptr(b.const(deliver_slot, 64)))
@@ -81,7 +85,7 @@ def build_dispatcher(module, cache, layout, deliver_slot):
     delivered = b.call(b.inttoptr(deliver).ref, "i32", args)
     b.cbranch(b.eq(delivered, b.const(0, 32), 32), "loop", "leave")
     b.start("leave")
-    b.ret(code)
+    b.ret(b.phi("i32", [(code, "out"), (exit_code, "step"), (exit_code, "fault")]))
 
 
 
@@ -95,9 +99,14 @@ def _table_lookup(b, table, layout, eip, cpl, paging, mode):
     b.start("paged")
     user, supervisor = (layout.tlb.view_address(user, False) for user in (True, False))
     view = b.select(b.eq(cpl, b.const(3, 32), 32), b.const(user, 64), b.const(supervisor, 64), 64)
-    entry = tlb_entry(b, view, eip)
-    b.cbranch(b.eq(entry, b.const(0, 64), 64), "give_up", "mapped")
+    cached = tlb_entry(b, view, eip)
+    b.cbranch(b.eq(cached, b.const(0, 64), 64), "fill", "mapped")
+    b.start("fill")
+    kind = b.shl(b.zext(b.eq(cpl, b.const(3, 32), 32), 1, 32), b.const(1, 32), 32)     # a read, user at CPL 3
+    filled = b.call("@tlb_fill", "i64", [Value("%state", "ptr"), eip, kind], attrs=" nounwind", cc=FILL_CC)
+    b.cbranch(b.eq(filled, b.const(0, 64), 64), "give_up", "mapped")
     b.start("mapped")
+    entry = b.phi("i64", [(cached, "paged"), (filled, "fill")])
     mapped = b.trunc(b.sub(entry_host(b, entry, eip), b.const(layout.ram, 64), 64), 64, 32)
     b.br("probe_start")
     b.start("probe_start")
