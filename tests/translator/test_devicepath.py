@@ -4,8 +4,11 @@ Python.  Every guest runs on each engine and is compared with the interpreter (w
 runs the device models): registers, instruction count, virtual time, the instruction at
 which each interrupt is taken; on the jit engines the native counts say the path ran."""
 
+from dataclasses import replace
+
 from tests.translator.test_monitor_callout import (PIC_IRQ4_ONLY, RECORD_AND_HALT, ROUNDS, gate_setup, run_guest,
-                                                   same_time, timer_machine, wakes)
+                                                   runs_until_the_idt_is_cleared, same_time, timer_machine, wakes)
+from vmm.bench.workloads import MICRO
 from vmm.lockstep import snapshot
 
 
@@ -93,3 +96,14 @@ def test_ticks_after_hours_of_virtual_time_match_the_interpreter(engine):
     same_time(m, ref)
     if m.translator is not None:
         assert native(m, "fast_wake") > 200 and wakes(m) > 260
+
+
+def test_a_wake_whose_delivery_declines_is_the_monitors(engine):
+    """After 100 ticks the host clears the IDT (at an `out` to a port of its own, so the
+    PIC keeps its native path): the next wake's native delivery declines, the callback
+    delivers through the general path, finds no gate, nor a #NP or #DF handler, and the
+    run ends with the triple fault, as on the interpreter."""
+    results, m = runs_until_the_idt_is_cleared(engine, 0xE8, replace(MICRO["timer_irq"], body="    out 0xe8, al\n    hlt"))
+    assert results[0] == results[1] and results[0][0] == "error"
+    if m.translator is not None:
+        assert native(m, "fast_wake") > 50

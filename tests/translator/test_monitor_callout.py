@@ -471,22 +471,31 @@ def test_a_wake_in_translated_code_cuts_the_budget_at_the_next_deadline(engine):
         assert wakes(m) > ROUNDS // 4
 
 
-def test_a_triple_fault_while_waking_ends_the_run_as_on_the_interpreter(engine):
-    """After 100 ticks the host clears the IDT: the next wake-up's delivery finds no gate,
-    nor a #NP or #DF handler, and the run ends with the triple fault."""
+def runs_until_the_idt_is_cleared(engine, port, workload=MICRO["timer_irq"], forward=lambda m, size, value: None):
+    """The timer loop on the interpreter and on `engine`, the host clearing the IDT at the
+    100th write to `port` (each write also given to `forward`): ([(reason, instructions,
+    icount, TSC, EIP) of each run], the engine's machine)."""
     results = []
     for name in ("interp", engine):
-        m = timer_machine(name)
-        eois = []
+        m = timer_machine(name, workload=workload)
+        writes = []
 
-        def eoi(port, size, value, m=m, eois=eois):
-            m.pic.master.write(0, size, value)
-            eois.append(value)
-            if len(eois) == 100:
+        def hook(port, size, value, m=m, writes=writes):
+            forward(m, size, value)
+            writes.append(value)
+            if len(writes) == 100:
                 m.mem_write(0x3000, bytes(0x800))              # the IDT the prologue built
-        m.hook_port(0x20, write=eoi)
+        m.hook_port(port, write=hook)
         result = m.run(max_insns=1_000_000)
         results.append((result.reason, result.instructions, m.state.icount, m.state.tsc, m.reg_read("eip")))
+    return results, m
+
+
+def test_a_triple_fault_while_waking_ends_the_run_as_on_the_interpreter(engine):
+    """After 100 ticks (EOIs, through a hook on the PIC's port) the host clears the IDT: the
+    next wake-up's delivery finds no gate, nor a #NP or #DF handler, and the run ends with
+    the triple fault."""
+    results, m = runs_until_the_idt_is_cleared(engine, 0x20, forward=lambda m, size, value: m.pic.master.write(0, size, value))
     assert results[0] == results[1] and results[0][0] == "error"
     if m.translator is not None:
         assert m.translator.monitor_call.wakes > 50
