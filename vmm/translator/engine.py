@@ -57,7 +57,8 @@ from .exits import BUDGET, MISS, STEP
 from .irtext import Module
 from .jit import Jit
 from .monitorcall import MonitorCall
-from .llvm_builder import LLVMBuilder, MemoryLayout, define_cc_helper, define_fill_trampoline, plan_loop
+from .llvm_builder import LLVMBuilder, MemoryLayout, define_cc_helper, plan_loop
+from .pagewalk import define_tlb_fill
 
 INDEX_BYTES = 16           # guest bytes in a persistent-cache index key (with the block's EIP)
 SLICE = 5_000_000          # instructions between the monitor's wall-clock checks
@@ -89,7 +90,7 @@ class Translator:
         # A TLB miss in translated code calls back into the monitor's page walk (about a
         # microsecond) and the block goes on; only a real #PF leaves it.
         self._tlb_fill = _TLB_FILL(self._fill)
-        self.tlb_fill_slot = ctypes.c_uint64()           # the preserve_most trampoline (define_fill_trampoline)
+        self.tlb_fill_slot = ctypes.c_uint64()           # the preserve_most trampoline (vmm.translator.pagewalk)
         self.layout.tlb_fill_slot = ctypes.addressof(self.tlb_fill_slot)
         self.tier2_jobs = []         # (Future, install function) compiling in the background
         # The native fast paths (vmm.translator.fastpath): compiled at first need, called
@@ -110,7 +111,7 @@ class Translator:
         self.layout.fast["pit_tick"] = ctypes.addressof(machine.devices["pit"].counters[0].tick)
         module = Module("dispatcher")
         build_dispatcher(module, self.cache, self.layout, ctypes.addressof(self.fast_slots["fast_deliver"]))
-        define_fill_trampoline(module, ctypes.cast(self._tlb_fill, ctypes.c_void_p).value)
+        define_tlb_fill(module, ctypes.cast(self._tlb_fill, ctypes.c_void_p).value, self.layout)
         addresses, _, _ = self.jit.compile(module.text(), ["dispatch", "tlb_fill"], tier=2, permanent=True)
         self.dispatch = _DISPATCH(addresses["dispatch"])
         self.tlb_fill_slot.value = addresses["tlb_fill"]
@@ -650,7 +651,7 @@ class Translator:
             "exits": dict(self.exits),
             "block_executions": executed,
             "step_sites": len(self.step_sites),
-            "page_walks": self.m.mmu.walks,                      # TLB misses filled by a walk
+            "page_walks": self.m.mmu.walks + self.m.mmu.tlb.log.walks,    # TLB misses filled by a walk
             "jump_cache_flushes": self.cache.stats.jump_cache_flushes,   # mappings changed
             "loop_blocks": self.loop_blocks,
             "held_blocks": self.cache.held,                      # blocks whose code is loaded

@@ -711,18 +711,3 @@ def define_cc_helper(module):
 
 
 FILL_CC = "preserve_mostcc"
-
-
-def define_fill_trampoline(module, callback_address):
-    """`i64 tlb_fill(ptr state, i32 linear, i32 kind)` with LLVM's preserve_most convention,
-    calling the monitor's fill callback (C convention) at `callback_address`.  Why: a block
-    that may call a C function must keep its values in callee-saved registers, so every
-    paged block saved and restored six of them at each run even though the call is rare;
-    with this trampoline the call preserves nearly every register, and `state` (unused)
-    keeps the block's state pointer in the first argument register where it already is."""
-    fn = module.function("tlb_fill", "i64", ["ptr %state", "i32 %linear", "i32 %kind"], attrs="nounwind ")
-    fn.cc = FILL_CC
-    b = TextArith(fn, module)
-    b.start("entry")
-    callee = b.inttoptr(b.const(callback_address, 64))
-    b.ret(b.call(callee.ref, "i64", [Value("%linear", "i32"), Value("%kind", "i32")], attrs=" nounwind"))

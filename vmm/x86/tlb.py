@@ -12,7 +12,9 @@ tables and sets it.  Only RAM pages are entered; MMIO and pages outside RAM alwa
 An entry is `host address of the page - linear address of the page + 1` (mod 2^64), 0 for
 a miss: translated code computes `entry - 1 + linear`, a single add after the zero test.
 Fills are remembered so a flush zeroes just those entries (v86); entries of global pages
-(CR4.PGE and PTE.G) survive a CR3 reload.
+(CR4.PGE and PTE.G) survive a CR3 reload.  Translated code's page walk
+(vmm.translator.pagewalk) fills entries natively and notes each page in `log` (FillLog,
+bit 31 for a global page), which the monitor takes into its sets before it flushes.
 
 Example:
     tlb = Tlb(memory)
@@ -28,6 +30,14 @@ import numpy
 
 PAGE_SHIFT = 12
 ENTRIES = 1 << (32 - PAGE_SHIFT)
+LOG_CAPACITY = 4096
+LOG_GLOBAL = 1 << 31
+
+
+class FillLog(ctypes.Structure):
+    """Pages filled by native code since the monitor last looked (module docstring), and
+    how many walks native code did in all."""
+    _fields_ = [("count", ctypes.c_uint32), ("walks", ctypes.c_uint32), ("pages", ctypes.c_uint32 * LOG_CAPACITY)]
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 VIEWS = ((False, False), (False, True), (True, False), (True, True))   # (user, write)
 
@@ -46,6 +56,7 @@ class Tlb:
         self.local_pages = set()     # page numbers with an entry in some view: non-global...
         self.global_pages = set()    # ...and global ones (a CR3 reload keeps these)
         self.global_map = numpy.zeros(ENTRIES, dtype=bool)     # global_pages, by page number
+        self.log = FillLog()
 
     def view_address(self, user, write):
         """Host address of a view's table (baked into translated code)."""
@@ -58,6 +69,8 @@ class Tlb:
             return
         entry = (self.ram + phys_page - (page << PAGE_SHIFT) + 1) & _MASK64
         self.views[view_index(user, write)][page] = entry
+        if self.log.count == LOG_CAPACITY:
+            self.drain()                 # native fills go on being noted
         if global_:
             self.global_pages.add(page)
             self.global_map[page] = True
@@ -74,8 +87,22 @@ class Tlb:
             return None
         return (entry - 1 + linear - self.ram) & _MASK64
 
+    def drain(self):
+        """Take the pages native code filled into the sets a flush clears."""
+        log = self.log
+        for k in range(log.count):
+            value = log.pages[k]
+            if value & LOG_GLOBAL:
+                page = value & ~LOG_GLOBAL
+                self.global_pages.add(page)
+                self.global_map[page] = True
+            else:
+                self.local_pages.add(value)
+        log.count = 0
+
     def invalidate(self, linear):
         """invlpg: drop the page from every view (global or not)."""
+        self.drain()
         page = linear >> PAGE_SHIFT
         self._clear((page,))
         self.local_pages.discard(page)
@@ -85,6 +112,7 @@ class Tlb:
     def flush(self, keep_global=False):
         """Drop every entry (CR0/CR4 writes), or every non-global one (a CR3 reload): the
         cost is in the entries dropped, not in the global ones kept."""
+        self.drain()
         self._clear(self.local_pages)
         self.local_pages = set()
         if not keep_global:
