@@ -24,7 +24,7 @@ Example:
 import ctypes
 
 from ..x86.mmu import ACCESSED, CR0_WP, CR4_PGE, CR4_PSE, DIRTY, G, P, PS, RW, US
-from ..x86.tlb import LOG_CAPACITY, LOG_GLOBAL, FillLog, view_index
+from ..x86.tlb import LOG_CAPACITY, LOG_GLOBAL, FillLog
 from .irtext import TextArith, Value
 from .llvm_builder import FILL_CC, OFFSETS
 
@@ -128,6 +128,3 @@ class _Walk(TextArith):
         self.br("done")
         self.start("done")
         self.ret(entry)
-
-
-assert view_index(True, True) == 3        # the views by (user, write), as vmm.x86.tlb orders them
