@@ -172,7 +172,7 @@ def paging_row(iters, progress):
     vmm's in-process run time too, so start-up does not blur the software TLB's cost.  The
     two modes alternate PAGING_REPEAT times and each figure is the fastest of its runs (as
     timeit does: on a shared machine the slower ones measure the neighbours)."""
-    row = {"iters": iters}
+    row = {"iters": iters, "qemu_off": None, "qemu_on": None}
     never = float("inf")
     for _ in range(PAGING_REPEAT):
         for paging, options in (("off", ""), ("on", " paging=1")):
@@ -181,9 +181,8 @@ def paging_row(iters, progress):
                 row[f"vmm_{paging}"], row[f"vmm_run_{paging}"] = vmm["process_s"], vmm["run_s"]
             row[f"checksum_{paging}"] = vmm["checksum"]
             measured, why = _peer(lambda n: peers.qemu_guest(n, options=options), iters)
-            if not why and measured["process_s"] < (row.get(f"qemu_{paging}") or never):
+            if not why and measured["process_s"] < (row[f"qemu_{paging}"] or never):
                 row[f"qemu_{paging}"] = measured["process_s"]
-            row.setdefault(f"qemu_{paging}", None)
     row["vmm_cost"] = row["vmm_run_on"] / row["vmm_run_off"] - 1
     row["qemu_cost"] = row["qemu_on"] / row["qemu_off"] - 1 if row["qemu_off"] else None
     progress(f"paging on: vmm run {row['vmm_run_on']:.3f} s vs off {row['vmm_run_off']:.3f} s "

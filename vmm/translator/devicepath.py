@@ -166,9 +166,9 @@ def _wake(w, length, slice_):
     slot = w.add(w.c(ClockRegs.deadlines.offset), w.shl(timer, w.c(3), 32), 32)
     w.store_ptr(next_deadline, w.inttoptr(w.add(w.symbol_int(symbols.machine("clock_regs")), w.zext(slot, 32, 64), 64)))
     w.store_ptr(edge, w.gep(tick, PitTick.edge.offset))
+    # Machine.until_deadline's max(1, ...) holds already: both deadlines lie after this one.
     ahead = w.sub(_min64(w, next_deadline, others), deadline, 64)
-    budget = w.select(w.ult(w.const(slice_, 64), ahead, 64), w.const(slice_, 64), ahead, 64)
-    budget = w.select(w.eq(budget, w.const(0, 64), 64), w.const(1, 64), budget, 64)
+    budget = _min64(w, ahead, w.const(slice_, 64))
     w.set_field("icount_limit", _min64(w, w.field("icount_limit"), w.add(retired, budget, 64)))
     w.count("fast_wake")
 

@@ -327,9 +327,12 @@ class LLVMBuilder(TextArith, Builder):
             offset = self.and_(linear, self.const(0xFFF, 32), 32)
             self._exit_if(self.ult(self.const(0x1000 - w // 8, 32), offset, 32))
         if store:
-            phys = self.trunc(self.sub(host, self.symbol_int(symbols.machine("ram")), 64), 64, 32)
-            self._exit_if_code(phys, w)
+            self._exit_if_code_at_host(host, w)
         return host
+
+    def _exit_if_code_at_host(self, host, w):
+        """_exit_if_code for the i64 host address of a store into RAM."""
+        self._exit_if_code(self.trunc(self.sub(host, self.symbol_int(symbols.machine("ram")), 64), 64, 32), w)
 
     def _hoisted_pointer(self, linear, w, store):
         """A self-loop's access at the same linear address on every pass (`[esp + 8]` with ESP
@@ -368,8 +371,7 @@ class LLVMBuilder(TextArith, Builder):
         self.start(hit)
         cached = self.add(delta, address, 64)
         if store:
-            phys = self.trunc(self.sub(cached, self.symbol_int(symbols.machine("ram")), 64), 64, 32)
-            self._exit_if_code(phys, w)
+            self._exit_if_code_at_host(cached, w)
         hit_from = self.current
         self.br(join)
         self.start(lookup)
